@@ -1,0 +1,100 @@
+/**
+ * Structured log lines: one line per event, as `text` for people or `json` for machines.
+ *
+ * Events are short dotted names (`session.open`, `handshake.refused`); fields are flat
+ * key/value pairs. Message contents are never logged by the library below `debug`.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "./log.ts";
+ *
+ * const log = createLogger({ level: "info", format: "json" });
+ * log.info("session.open", { id: 1, remote: "127.0.0.1:50000" });
+ * ```
+ * @module
+ */
+
+/** Severity of a log line, lowest first. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** How lines are written: `text` (`time LEVEL event key=value …`) or `json` (one object). */
+export type LogFormat = "text" | "json";
+
+/** Every log level, lowest first; the order defines which levels a threshold lets through. */
+export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+/** Every log format. */
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
+/** Fields of one log line. */
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/** A sink for log lines; see {@linkcode createLogger}. */
+export interface Logger {
+  /** True when lines at `level` are written: lets callers skip building costly fields. */
+  enabled(level: LogLevel): boolean;
+  /** Writes a `debug` line. */
+  debug(event: string, fields?: LogFields): void;
+  /** Writes an `info` line. */
+  info(event: string, fields?: LogFields): void;
+  /** Writes a `warn` line. */
+  warn(event: string, fields?: LogFields): void;
+  /** Writes an `error` line. */
+  error(event: string, fields?: LogFields): void;
+}
+
+/** Options for {@linkcode createLogger}. */
+export interface LoggerOptions {
+  /** Lowest level written. Default: `"info"`. */
+  level?: LogLevel;
+  /** Line format. Default: `"text"`. */
+  format?: LogFormat;
+  /**
+   * Where finished lines go. Default: `console.log` for debug/info, `console.error` for
+   * warn/error (so container runtimes keep both).
+   */
+  write?: (line: string, level: LogLevel) => void;
+}
+
+function defaultWrite(line: string, level: LogLevel): void {
+  if (level === "warn" || level === "error") console.error(line);
+  else console.log(line);
+}
+
+/** Quotes a text value only when it would otherwise break the `key=value` layout. */
+function textValue(value: string | number | boolean | null): string {
+  if (typeof value !== "string") return String(value);
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+}
+
+function formatText(level: LogLevel, event: string, fields: LogFields | undefined): string {
+  let line = `${new Date().toISOString()} ${level.toUpperCase()} ${event}`;
+  if (fields) {
+    for (const [key, value] of Object.entries(fields)) {
+      if (value !== undefined) line += ` ${key}=${textValue(value)}`;
+    }
+  }
+  return line;
+}
+
+function formatJson(level: LogLevel, event: string, fields: LogFields | undefined): string {
+  return JSON.stringify({ time: new Date().toISOString(), level, event, ...fields });
+}
+
+/** Creates a {@linkcode Logger} that writes lines at or above `options.level`. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const threshold = LOG_LEVELS.indexOf(options.level ?? "info");
+  const format = options.format === "json" ? formatJson : formatText;
+  const write = options.write ?? defaultWrite;
+  const enabled = (level: LogLevel) => LOG_LEVELS.indexOf(level) >= threshold;
+  const at = (level: LogLevel) => (event: string, fields?: LogFields) => {
+    if (enabled(level)) write(format(level, event, fields), level);
+  };
+  return {
+    enabled,
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+  };
+}

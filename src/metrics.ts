@@ -1,0 +1,151 @@
+/**
+ * Server counters and their Prometheus text exposition.
+ *
+ * Counters are plain numbers updated in place on the hot path (no labels are built per
+ * message); {@linkcode Metrics.render} turns them into the text format on demand.
+ *
+ * @example
+ * ```ts
+ * import { Metrics } from "./metrics.ts";
+ *
+ * const metrics = new Metrics();
+ * metrics.countMessageIn("text", 5);
+ * console.log(metrics.render());
+ * ```
+ * @module
+ */
+
+/** The two kinds of WebSocket data message. */
+export type MessageKind = "text" | "binary";
+
+/** Messages and bytes of one direction, split by kind. */
+export interface TrafficCounters {
+  /** Text messages. */
+  textMessages: number;
+  /** UTF-8 bytes of text messages. */
+  textBytes: number;
+  /** Binary messages. */
+  binaryMessages: number;
+  /** Bytes of binary messages. */
+  binaryBytes: number;
+}
+
+function newTraffic(): TrafficCounters {
+  return { textMessages: 0, textBytes: 0, binaryMessages: 0, binaryBytes: 0 };
+}
+
+function count(traffic: TrafficCounters, kind: MessageKind, bytes: number): void {
+  if (kind === "text") {
+    traffic.textMessages++;
+    traffic.textBytes += bytes;
+  } else {
+    traffic.binaryMessages++;
+    traffic.binaryBytes += bytes;
+  }
+}
+
+function increment<K>(map: Map<K, number>, key: K): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+/** Escapes a label value for the Prometheus text format. */
+function label(value: string | number): string {
+  return String(value).replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+}
+
+/** Every counter of one server. One instance per server: there is no global state. */
+export class Metrics {
+  /** Sessions open now. */
+  sessionsOpen = 0;
+  /** Sessions opened since start. */
+  sessionsTotal = 0;
+  /** Messages and bytes received from clients. */
+  readonly received: TrafficCounters = newTraffic();
+  /** Messages and bytes sent to clients. */
+  readonly sent: TrafficCounters = newTraffic();
+  /** Refused WebSocket handshakes by reason (see `RefusalReason`). */
+  readonly handshakeRefusals: Map<string, number> = new Map();
+  /** Closed sessions by close code. */
+  readonly closes: Map<number, number> = new Map();
+  /** Static-file responses by status. */
+  readonly staticResponses: Map<number, number> = new Map();
+
+  /** Counts one message received from a client. */
+  countMessageIn(kind: MessageKind, bytes: number): void {
+    count(this.received, kind, bytes);
+  }
+
+  /** Counts one message sent to a client. */
+  countMessageOut(kind: MessageKind, bytes: number): void {
+    count(this.sent, kind, bytes);
+  }
+
+  /** Counts a refused handshake. */
+  countRefusal(reason: string): void {
+    increment(this.handshakeRefusals, reason);
+  }
+
+  /** Counts a session that opened. */
+  countSessionOpen(): void {
+    this.sessionsOpen++;
+    this.sessionsTotal++;
+  }
+
+  /** Counts a session that closed, by its close code. */
+  countSessionClose(code: number): void {
+    this.sessionsOpen--;
+    increment(this.closes, code);
+  }
+
+  /** Counts a static-file response. */
+  countStatic(status: number): void {
+    increment(this.staticResponses, status);
+  }
+
+  /** The Prometheus text exposition (version 0.0.4) of every counter. */
+  render(): string {
+    const lines: string[] = [];
+    const family = (name: string, type: string, help: string, samples: string[]) => {
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
+    };
+    family("websocket_sessions_open", "gauge", "WebSocket sessions open now.", [
+      `websocket_sessions_open ${this.sessionsOpen}`,
+    ]);
+    family("websocket_sessions_total", "counter", "WebSocket sessions opened.", [
+      `websocket_sessions_total ${this.sessionsTotal}`,
+    ]);
+    for (
+      const [direction, traffic] of [["received", this.received], ["sent", this.sent]] as const
+    ) {
+      family(`websocket_messages_${direction}_total`, "counter", `Messages ${direction}.`, [
+        `websocket_messages_${direction}_total{kind="text"} ${traffic.textMessages}`,
+        `websocket_messages_${direction}_total{kind="binary"} ${traffic.binaryMessages}`,
+      ]);
+      family(`websocket_bytes_${direction}_total`, "counter", `Payload bytes ${direction}.`, [
+        `websocket_bytes_${direction}_total{kind="text"} ${traffic.textBytes}`,
+        `websocket_bytes_${direction}_total{kind="binary"} ${traffic.binaryBytes}`,
+      ]);
+    }
+    const labelled = (name: string, key: string, map: Map<string | number, number>) =>
+      [...map].map(([value, n]) => `${name}{${key}="${label(value)}"} ${n}`);
+    family(
+      "websocket_handshake_refusals_total",
+      "counter",
+      "WebSocket handshakes refused, by reason.",
+      labelled("websocket_handshake_refusals_total", "reason", this.handshakeRefusals),
+    );
+    family(
+      "websocket_closes_total",
+      "counter",
+      "WebSocket sessions closed, by close code.",
+      labelled("websocket_closes_total", "code", this.closes),
+    );
+    family(
+      "http_static_responses_total",
+      "counter",
+      "Static-file responses, by status.",
+      labelled("http_static_responses_total", "status", this.staticResponses),
+    );
+    return lines.join("\n") + "\n";
+  }
+}
