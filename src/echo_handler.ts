@@ -1,0 +1,50 @@
+/**
+ * The echo session handler: Perfect's `EchoHandler`, for text and binary alike.
+ *
+ * @example
+ * ```ts
+ * import { EchoHandler } from "./echo_handler.ts";
+ * import { WebSocketHandler } from "./websocket_handler.ts";
+ *
+ * const route = new WebSocketHandler((_request, protocols) =>
+ *   protocols.includes(EchoHandler.PROTOCOL) ? new EchoHandler() : null
+ * );
+ * ```
+ * @module
+ */
+
+import type { SessionRequest, WebSocketSessionHandler } from "./websocket_handler.ts";
+import type { WebSocketSession } from "./websocket_session.ts";
+import { CloseCode } from "./websocket_session.ts";
+
+/**
+ * Echoes every message with its own kind (text as text, binary as binary, empty ones too)
+ * until the peer closes, then closes. A read timeout, if the session has one, ends it with
+ * 1000 "read timeout".
+ */
+export class EchoHandler implements WebSocketSessionHandler {
+  /** The subprotocol a client must offer: `echo`. */
+  static readonly PROTOCOL = "echo";
+
+  /** Always {@linkcode EchoHandler.PROTOCOL}. */
+  readonly socketProtocol: string = EchoHandler.PROTOCOL;
+
+  /** Echoes until the session ends. */
+  async handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
+    for await (const message of session) {
+      await session.send(message);
+    }
+    if (session.isConnected) await session.close(CloseCode.Normal, "read timeout");
+  }
+}
+
+/**
+ * The producer for the `/echo` route: an {@linkcode EchoHandler} when the client offered the
+ * `echo` subprotocol, otherwise `null` (the handshake is then refused with 400).
+ */
+export function echoHandlerProducer(
+  _request: SessionRequest,
+  protocols: string[],
+): EchoHandler | null {
+  return protocols.includes(EchoHandler.PROTOCOL) ? new EchoHandler() : null;
+}

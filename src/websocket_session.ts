@@ -1,0 +1,454 @@
+/**
+ * The session API over one server-side WebSocket: Perfect's `WebSocket` class as idiomatic
+ * async TypeScript.
+ *
+ * - Messages that arrive before the handler reads are queued in order; none is lost.
+ * - {@linkcode WebSocketSession.readMessage} (and `readText`, `readBinary`, the async
+ *   iterator) resolve to `null` when the peer closed, the connection failed, or the read
+ *   timeout passed.
+ * - Sends resolve once the data is handed to the socket, and wait while the socket's send
+ *   buffer is above a high-water mark, so a fast producer cannot grow it without bound.
+ * - Limits close the session with the matching code: a message over `maxMessageBytes` → 1009,
+ *   a send buffer over `maxSendBufferBytes` or a read queue over `maxReadQueueBytes` → 1008.
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketSession } from "./websocket_session.ts";
+ *
+ * async function shout(session: WebSocketSession) {
+ *   for await (const message of session) {
+ *     if (message.kind === "text") await session.sendText(message.data.toUpperCase());
+ *   }
+ *   await session.close(1000, "bye");
+ * }
+ * ```
+ * @module
+ */
+
+import type { LogFields, Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** One WebSocket data message, with its kind. */
+export type WebSocketMessage =
+  | { kind: "text"; data: string }
+  | { kind: "binary"; data: Uint8Array };
+
+/** How a session ended. */
+export interface CloseInfo {
+  /** The close code (1005 when the peer sent none, 1006 when the connection dropped). */
+  code: number;
+  /** The close reason, possibly empty. */
+  reason: string;
+  /** True when the closing handshake completed. */
+  wasClean: boolean;
+}
+
+/** Options of one read. */
+export interface ReadOptions {
+  /**
+   * Milliseconds to wait for a message before resolving `null`; `0` waits forever.
+   * Default: the session's {@linkcode WebSocketSession.readTimeoutMs}.
+   */
+  timeoutMs?: number;
+}
+
+/** Options for {@linkcode WebSocketSession}. */
+export interface WebSocketSessionOptions {
+  /** Session id used in log lines. Default: a process-wide counter. */
+  id?: number;
+  /** The negotiated subprotocol. Default: `""`. */
+  protocol?: string;
+  /** The peer's address as `host:port`, for log lines. Default: `""`. */
+  remoteAddress?: string;
+  /** Default read timeout in milliseconds; `0` means none. Default: `0`. */
+  readTimeoutMs?: number;
+  /** Largest message accepted; a larger one closes the session with 1009. Default: 16 MiB. */
+  maxMessageBytes?: number;
+  /**
+   * Largest send buffer (bytes handed to the socket but not yet written) before the session
+   * is closed with 1008, for a peer that does not read. Default: 16 MiB.
+   */
+  maxSendBufferBytes?: number;
+  /**
+   * Largest total of received messages the handler has not read yet before the session is
+   * closed with 1008. Default: 32 MiB (two messages of the default maximum).
+   */
+  maxReadQueueBytes?: number;
+  /** Sends wait while the send buffer is above this many bytes. Default: 1 MiB. */
+  sendHighWaterMarkBytes?: number;
+  /** Counters to update. Default: none. */
+  metrics?: Metrics;
+  /** Where session lines go. Default: none. */
+  logger?: Logger;
+}
+
+/** The default largest message: 16 MiB, as Bun's `maxPayloadLength`. */
+export const DEFAULT_MAX_MESSAGE_BYTES: number = 16 * 1024 * 1024;
+/** The default send-buffer limit: 16 MiB, as Bun's `backpressureLimit`. */
+export const DEFAULT_MAX_SEND_BUFFER_BYTES: number = 16 * 1024 * 1024;
+/** The default read-queue limit: two messages of the default maximum. */
+export const DEFAULT_MAX_READ_QUEUE_BYTES: number = 32 * 1024 * 1024;
+/** The default send high-water mark. */
+export const DEFAULT_SEND_HIGH_WATER_MARK_BYTES: number = 1024 * 1024;
+
+/** Close codes this library sends (RFC 6455 §7.4.1). */
+export const CloseCode = {
+  /** Normal closure. */
+  Normal: 1000,
+  /** The server is going away (shutting down). */
+  GoingAway: 1001,
+  /** The peer broke a policy (here: a buffer limit). */
+  PolicyViolation: 1008,
+  /** A message was too big. */
+  MessageTooBig: 1009,
+  /** The server hit an unexpected condition (a handler threw). */
+  InternalError: 1011,
+} as const;
+
+/** Upper bound of the wait between send-buffer checks while waiting for it to drain. */
+const MAX_DRAIN_POLL_MS = 32;
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+let nextSessionId = 1;
+
+/** UTF-8 length of a string without encoding it. */
+export function utf8ByteLength(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      // A surrogate pair is 2 UTF-16 units and 4 UTF-8 bytes.
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2;
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+interface PendingRead {
+  resolve: (message: WebSocketMessage | null) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * One WebSocket session. The server creates it when it upgrades a connection and hands it to
+ * a `WebSocketSessionHandler`; handlers only read, send and close.
+ */
+export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
+  /** Session id, as in the log lines. */
+  readonly id: number;
+  /** The negotiated subprotocol (`""` when none). */
+  readonly protocol: string;
+  /** The peer's address as `host:port`. */
+  readonly remoteAddress: string;
+  /** Default read timeout in milliseconds for this session; `0` means none. Settable. */
+  readTimeoutMs: number;
+  /** Resolves when the session is open (or closes before opening). */
+  readonly opened: Promise<void>;
+  /** Resolves with the close code and reason when the session has closed. */
+  readonly closed: Promise<CloseInfo>;
+  /** Messages received since the session opened. */
+  messagesReceived = 0;
+  /** Messages sent since the session opened. */
+  messagesSent = 0;
+
+  #socket: WebSocket;
+  #queue: WebSocketMessage[] = [];
+  /** UTF-8 sizes of the queued messages, index for index. */
+  #queueSizes: number[] = [];
+  #queueHead = 0;
+  #queuedBytes = 0;
+  #reads: PendingRead[] = [];
+  #ended = false;
+  #closeRequested = false;
+  /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
+  #closeWhenDrained: { code: number; reason: string } | undefined;
+  #maxMessageBytes: number;
+  #maxSendBufferBytes: number;
+  #maxReadQueueBytes: number;
+  #highWaterMark: number;
+  #metrics: Metrics | undefined;
+  #logger: Logger | undefined;
+
+  /** Wraps `socket`, which must be a fresh server-side socket from `Deno.upgradeWebSocket`. */
+  constructor(socket: WebSocket, options: WebSocketSessionOptions = {}) {
+    this.#socket = socket;
+    this.id = options.id ?? nextSessionId++;
+    this.protocol = options.protocol ?? "";
+    this.remoteAddress = options.remoteAddress ?? "";
+    this.readTimeoutMs = options.readTimeoutMs ?? 0;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxSendBufferBytes = options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES;
+    this.#maxReadQueueBytes = options.maxReadQueueBytes ?? DEFAULT_MAX_READ_QUEUE_BYTES;
+    this.#highWaterMark = options.sendHighWaterMarkBytes ?? DEFAULT_SEND_HIGH_WATER_MARK_BYTES;
+    this.#metrics = options.metrics;
+    this.#logger = options.logger;
+    socket.binaryType = "arraybuffer";
+    this.opened = new Promise((resolve) => {
+      socket.onopen = () => resolve();
+      socket.addEventListener("close", () => resolve(), { once: true });
+    });
+    this.closed = new Promise((resolve) => {
+      socket.onclose = (event) => {
+        this.#end();
+        resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+      };
+    });
+    socket.onmessage = (event) => this.#receive(event.data);
+    // A failed connection is followed by a close event, which ends the session.
+    socket.onerror = (event) => {
+      const message = (event as ErrorEvent).message;
+      this.#log("debug", "session.error", { error: message });
+    };
+  }
+
+  /** True while messages can be read and sent. */
+  get isConnected(): boolean {
+    return !this.#ended && !this.#closeRequested && this.#socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Bytes handed to the socket and not yet written to the network. */
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  #log(level: "debug" | "info" | "warn", event: string, fields: LogFields): void {
+    this.#logger?.[level](event, { session: this.id, ...fields });
+  }
+
+  #receive(data: string | ArrayBuffer): void {
+    // After a close was asked for, new messages are not taken on: the peer is told to stop.
+    if (this.#ended || this.#closeRequested || this.#closeWhenDrained) return;
+    let message: WebSocketMessage;
+    let bytes: number;
+    if (typeof data === "string") {
+      // A string can be up to 3 bytes per UTF-16 unit; count exactly only when it matters.
+      bytes = utf8ByteLength(data);
+      message = { kind: "text", data };
+    } else {
+      bytes = data.byteLength;
+      message = { kind: "binary", data: new Uint8Array(data) };
+    }
+    this.messagesReceived++;
+    this.#metrics?.countMessageIn(message.kind, bytes);
+    if (bytes > this.#maxMessageBytes) {
+      this.#log("warn", "session.limit", { limit: "max_message_bytes", bytes });
+      this.close(
+        CloseCode.MessageTooBig,
+        `message of ${bytes} bytes exceeds ${this.#maxMessageBytes}`,
+      );
+      return;
+    }
+    if (this.#logger?.enabled("debug")) {
+      this.#log("debug", "session.message", {
+        kind: message.kind,
+        bytes,
+        data: message.kind === "text" ? message.data : undefined,
+      });
+    }
+    const read = this.#reads.shift();
+    if (read) {
+      if (read.timer !== undefined) clearTimeout(read.timer);
+      read.resolve(message);
+      return;
+    }
+    this.#queue.push(message);
+    this.#queueSizes.push(bytes);
+    this.#queuedBytes += bytes;
+    if (this.#queuedBytes > this.#maxReadQueueBytes) {
+      this.#log("warn", "session.limit", {
+        limit: "max_read_queue_bytes",
+        bytes: this.#queuedBytes,
+      });
+      // The backlog is what the limit protects against: free it now, not when the handler reads.
+      this.#clearQueue();
+      this.close(
+        CloseCode.PolicyViolation,
+        "read queue over limit: messages arrive faster than handled",
+      );
+    }
+  }
+
+  #dequeue(): WebSocketMessage | undefined {
+    if (this.#queueHead === this.#queue.length) return undefined;
+    const message = this.#queue[this.#queueHead];
+    this.#queuedBytes -= this.#queueSizes[this.#queueHead];
+    this.#queueHead++;
+    if (this.#queueHead === this.#queue.length) {
+      this.#clearQueue();
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      // Drop the consumed prefix once it dominates, so a long-lived backlog cannot leak.
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueSizes = this.#queueSizes.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+    return message;
+  }
+
+  #clearQueue(): void {
+    this.#queue = [];
+    this.#queueSizes = [];
+    this.#queueHead = 0;
+    this.#queuedBytes = 0;
+  }
+
+  /** Resolves every waiting read with `null`. */
+  #cancelReads(): void {
+    for (const read of this.#reads.splice(0)) {
+      if (read.timer !== undefined) clearTimeout(read.timer);
+      read.resolve(null);
+    }
+  }
+
+  /**
+   * Marks the session ended: pending reads resolve `null`. Messages already queued stay
+   * readable, so nothing the peer sent before closing is lost.
+   */
+  #end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#cancelReads();
+  }
+
+  /**
+   * Reads the next message, text or binary. Queued messages are returned first, in order.
+   *
+   * @returns the message, or `null` when the session closed (queued messages are still
+   * returned first if the peer closed after sending them) or the read timeout passed.
+   */
+  readMessage(options: ReadOptions = {}): Promise<WebSocketMessage | null> {
+    const queued = this.#dequeue();
+    if (queued) return Promise.resolve(queued);
+    if (this.#ended || this.#closeRequested) return Promise.resolve(null);
+    if (this.#closeWhenDrained) {
+      this.close(this.#closeWhenDrained.code, this.#closeWhenDrained.reason);
+      return Promise.resolve(null);
+    }
+    const timeoutMs = options.timeoutMs ?? this.readTimeoutMs;
+    return new Promise((resolve) => {
+      const read: PendingRead = { resolve, timer: undefined };
+      if (timeoutMs > 0) {
+        read.timer = setTimeout(() => {
+          const index = this.#reads.indexOf(read);
+          if (index !== -1) this.#reads.splice(index, 1);
+          resolve(null);
+        }, timeoutMs);
+      }
+      this.#reads.push(read);
+    });
+  }
+
+  /** Reads the next message as text; a binary message is decoded as UTF-8 (as Perfect did). */
+  async readText(options?: ReadOptions): Promise<string | null> {
+    const message = await this.readMessage(options);
+    if (message === null) return null;
+    return message.kind === "text" ? message.data : new TextDecoder().decode(message.data);
+  }
+
+  /** Reads the next message as bytes; a text message is encoded as UTF-8. */
+  async readBinary(options?: ReadOptions): Promise<Uint8Array | null> {
+    const message = await this.readMessage(options);
+    if (message === null) return null;
+    return message.kind === "binary" ? message.data : new TextEncoder().encode(message.data);
+  }
+
+  /** Iterates over messages until the session closes or a read times out. */
+  async *[Symbol.asyncIterator](): AsyncIterator<WebSocketMessage> {
+    while (true) {
+      const message = await this.readMessage();
+      if (message === null) return;
+      yield message;
+    }
+  }
+
+  /**
+   * Sends a text message. Resolves once handed to the socket, after waiting while the send
+   * buffer is above the high-water mark. A send after the session closed is dropped.
+   */
+  sendText(text: string): Promise<void> {
+    return this.#send(text, "text", utf8ByteLength(text));
+  }
+
+  /** Sends a binary message; see {@linkcode WebSocketSession.sendText}. */
+  sendBinary(data: Uint8Array | ArrayBuffer): Promise<void> {
+    return this.#send(data, "binary", data.byteLength);
+  }
+
+  /** Sends a message with its own kind: text as text, binary as binary. */
+  send(message: WebSocketMessage): Promise<void> {
+    return message.kind === "text" ? this.sendText(message.data) : this.sendBinary(message.data);
+  }
+
+  #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {
+    if (!this.isConnected) return RESOLVED;
+    const socket = this.#socket;
+    if (socket.bufferedAmount + bytes > this.#maxSendBufferBytes) {
+      this.#log("warn", "session.limit", {
+        limit: "max_send_buffer_bytes",
+        bytes: socket.bufferedAmount + bytes,
+      });
+      this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");
+      return RESOLVED;
+    }
+    socket.send(data);
+    this.messagesSent++;
+    this.#metrics?.countMessageOut(kind, bytes);
+    if (socket.bufferedAmount <= this.#highWaterMark) return RESOLVED;
+    return this.#drain();
+  }
+
+  /**
+   * Waits until the send buffer is at or below the high-water mark, or the session ends.
+   * Deno's WebSocket has no drain event, so this polls with a short, growing delay.
+   */
+  async #drain(): Promise<void> {
+    let delayMs = 1;
+    while (!this.#ended && this.#socket.bufferedAmount > this.#highWaterMark) {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      delayMs = Math.min(delayMs * 2, MAX_DRAIN_POLL_MS);
+    }
+  }
+
+  /**
+   * Closes the session once the handler has read every message already received: reads
+   * return the queued messages (and sends still work, so each can be answered), then the
+   * close is sent and reads resolve `null`. Messages arriving after this call are dropped.
+   * The server uses it on shutdown so no message sent before the signal goes unanswered.
+   */
+  closeWhenDrained(code: number = CloseCode.GoingAway, reason = ""): Promise<CloseInfo> {
+    if (!this.#closeWhenDrained && !this.#closeRequested && !this.#ended) {
+      this.#closeWhenDrained = { code, reason };
+      // A handler waiting for a read has nothing left to answer: close now. Otherwise it is
+      // answering a message, and its next read sends the close.
+      if (this.#reads.length > 0) {
+        this.close(code, reason);
+      }
+    }
+    return this.closed;
+  }
+
+  /**
+   * Closes the session with `code` (default 1000) and `reason` (default empty). Idempotent:
+   * later calls only wait. Resolves with how the session ended.
+   */
+  close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
+    if (!this.#closeRequested && !this.#ended) {
+      this.#closeRequested = true;
+      // Reads waiting now can never be answered; queued messages stay readable.
+      this.#cancelReads();
+      try {
+        this.#socket.close(code, reason);
+      } catch (error) {
+        // Only a socket that is still connecting can refuse; it is dropped then.
+        this.#log("debug", "session.close_failed", { error: String(error) });
+      }
+    }
+    return this.closed;
+  }
+}
