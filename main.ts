@@ -1,0 +1,39 @@
+/**
+ * The server process: configuration from flags and environment, the server, and signals.
+ *
+ * ```sh
+ * deno task start            # port 8181, all interfaces
+ * deno run -P main.ts --help # every setting
+ * ```
+ * @module
+ */
+
+import { ConfigError, HelpRequested, parseConfig } from "./src/config.ts";
+import type { ServerConfig } from "./src/config.ts";
+import { exitOnSignals } from "./src/lifecycle.ts";
+import { createLogger } from "./src/log.ts";
+import { createServer } from "./src/server.ts";
+
+/** Exit status for a bad setting, as usual for command-line usage errors. */
+const USAGE_EXIT_STATUS = 2;
+
+function loadConfig(): ServerConfig {
+  try {
+    return parseConfig(Deno.args, Deno.env.toObject());
+  } catch (error) {
+    if (error instanceof HelpRequested) {
+      console.log(error.message);
+      Deno.exit(0);
+    }
+    if (error instanceof ConfigError) {
+      console.error(`error: ${error.message}`);
+      Deno.exit(USAGE_EXIT_STATUS);
+    }
+    throw error;
+  }
+}
+
+const config = loadConfig();
+const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+const server = createServer({ ...config, logger });
+exitOnSignals(server, { deadlineMs: config.shutdownDeadlineMs, logger });

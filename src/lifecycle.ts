@@ -1,0 +1,57 @@
+/**
+ * Process lifecycle: graceful shutdown on SIGTERM or SIGINT within a deadline, and an
+ * immediate exit on a second signal.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "./server.ts";
+ * import { exitOnSignals } from "./lifecycle.ts";
+ *
+ * const server = createServer({ port: 0 });
+ * exitOnSignals(server, { deadlineMs: 5000 });
+ * ```
+ * @module
+ */
+
+import type { Logger } from "./log.ts";
+import type { Server } from "./server.ts";
+
+/** Options for {@linkcode exitOnSignals}. */
+export interface ExitOnSignalsOptions {
+  /** Milliseconds the graceful shutdown may take before the process exits with 1. Default: 5000. */
+  deadlineMs?: number;
+  /** Where the shutdown lines go. Default: none. */
+  logger?: Logger;
+}
+
+/** Exit status when the deadline passed or a second signal came. */
+const FORCED_EXIT_STATUS = 1;
+
+/**
+ * On the first SIGTERM or SIGINT, shuts `server` down gracefully and exits 0 when done (or 1
+ * at the deadline); a second signal exits at once with 1.
+ */
+export function exitOnSignals(server: Server, options: ExitOnSignalsOptions = {}): void {
+  const deadlineMs = options.deadlineMs ?? 5000;
+  const { logger } = options;
+  let signalled = false;
+  const onSignal = (signal: Deno.Signal) => {
+    if (signalled) {
+      logger?.warn("process.forced_exit", { signal, why: "second signal" });
+      Deno.exit(FORCED_EXIT_STATUS);
+    }
+    signalled = true;
+    logger?.info("process.signal", { signal, deadline_ms: deadlineMs });
+    const deadline = setTimeout(() => {
+      logger?.warn("process.forced_exit", { why: "shutdown deadline passed" });
+      Deno.exit(FORCED_EXIT_STATUS);
+    }, deadlineMs);
+    server.shutdown().then(() => {
+      clearTimeout(deadline);
+      Deno.exit(0);
+    });
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => onSignal(signal));
+  }
+}

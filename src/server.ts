@@ -1,0 +1,192 @@
+/**
+ * `createServer(config)`: routing and lifecycle of the whole server over `Deno.serve`.
+ *
+ * ```
+ * /healthz /readyz /metrics → operability answers (static files cannot shadow them)
+ * /echo                     → WebSocketHandler(echoHandlerProducer)
+ * anything else             → static files
+ * ```
+ * The server object owns its sessions, metrics and shutdown; there is no global state, so
+ * tests run many servers side by side.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "./server.ts";
+ *
+ * const server = createServer({ port: 0, hostname: "127.0.0.1", logLevel: "warn" });
+ * console.log(`listening on ${server.addr.port}`);
+ * await server.shutdown();
+ * ```
+ * @module
+ */
+
+import { defaultConfig } from "./config.ts";
+import type { ServerConfig } from "./config.ts";
+import { echoHandlerProducer } from "./echo_handler.ts";
+import { createLogger } from "./log.ts";
+import type { Logger } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { textResponse } from "./responses.ts";
+import { createStaticHandler } from "./static_files.ts";
+import { CloseCode } from "./websocket_session.ts";
+import { WebSocketHandler } from "./websocket_handler.ts";
+import type { HandlerProducer } from "./websocket_handler.ts";
+
+/** Options for {@linkcode createServer}: any {@linkcode ServerConfig} field, plus wiring. */
+export interface ServerOptions extends Partial<ServerConfig> {
+  /** Where log lines go. Default: a logger built from `logFormat` and `logLevel`. */
+  logger?: Logger;
+  /** The producer for `/echo`. Default: {@linkcode echoHandlerProducer}. */
+  producer?: HandlerProducer;
+  /** Subprotocols named when the producer refuses. Default: `["echo"]`. */
+  supportedProtocols?: string[];
+  /** Let several processes listen on one port (Linux `SO_REUSEPORT`). Default: `false`. */
+  reusePort?: boolean;
+}
+
+/** A running server. */
+export interface Server {
+  /** The address it listens on (with the real port when `port` was 0). */
+  readonly addr: Deno.NetAddr;
+  /** Its counters. */
+  readonly metrics: Metrics;
+  /** False once shutdown has begun (`/readyz` answers 503). */
+  readonly ready: boolean;
+  /** The request handler, for calling without a socket. */
+  readonly handler: Deno.ServeHandler;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /**
+   * Graceful shutdown: readiness turns 503, new WebSocket handshakes get 503, every session is
+   * closed with 1001 "server shutting down" after its handler has answered what the peer had
+   * already sent, in-flight responses finish, and the listener closes. Idempotent.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** The path of an absolute URL, without parsing the whole URL on the hot path. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return "/";
+  let end = url.length;
+  const query = url.indexOf("?", start);
+  if (query !== -1) end = query;
+  const hash = url.indexOf("#", start);
+  if (hash !== -1 && hash < end) end = hash;
+  return url.slice(start, end);
+}
+
+const NO_STORE = { "cache-control": "no-store" };
+
+/** Creates the server and starts listening at once. */
+export function createServer(options: ServerOptions = {}): Server {
+  const config: ServerConfig = { ...defaultConfig(), ...withoutUndefined(options) };
+  const logger = options.logger ??
+    createLogger({ level: config.logLevel, format: config.logFormat });
+  const metrics = new Metrics();
+  const serveStatic = createStaticHandler(config.staticDir, { metrics, logger });
+  const websocket = new WebSocketHandler(options.producer ?? echoHandlerProducer, {
+    supportedProtocols: options.supportedProtocols ?? ["echo"],
+    allowedOrigins: config.allowedOrigins,
+    maxConnections: config.maxConnections,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
+    session: {
+      readTimeoutMs: config.readTimeoutMs,
+      maxMessageBytes: config.maxMessageBytes,
+      maxSendBufferBytes: config.maxSendBufferBytes,
+      maxReadQueueBytes: config.maxReadQueueBytes,
+    },
+    metrics,
+    logger,
+  });
+  let ready = true;
+
+  /** Answers the operability routes; only GET and HEAD are allowed there. */
+  function operability(request: Request, status: number, body: string, type?: string) {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return textResponse(405, `method ${request.method} not allowed`, {
+        headers: { allow: "GET, HEAD" },
+      });
+    }
+    const response = textResponse(status, body, {
+      headers: NO_STORE,
+      omitBody: request.method === "HEAD",
+    });
+    if (type) response.headers.set("content-type", type);
+    return response;
+  }
+
+  const handler: Deno.ServeHandler = (request, info) => {
+    const path = pathOf(request.url);
+    switch (path) {
+      case "/echo":
+        return websocket.handle(request, info);
+      case "/healthz":
+        return operability(request, 200, "ok");
+      case "/readyz":
+        return ready
+          ? operability(request, 200, "ready")
+          : operability(request, 503, "shutting down");
+      case "/metrics":
+        return operability(
+          request,
+          200,
+          metrics.render().trimEnd(),
+          "text/plain; version=0.0.4; charset=utf-8",
+        );
+      default:
+        return serveStatic(request);
+    }
+  };
+
+  const serveOptions = {
+    port: config.port,
+    hostname: config.hostname,
+    reusePort: options.reusePort ?? false,
+    onListen(addr: Deno.NetAddr) {
+      const scheme = config.tls ? "https" : "http";
+      logger.info("server.listening", {
+        url: `${scheme}://${
+          addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
+        }:${addr.port}/`,
+        static_dir: config.staticDir,
+      });
+    },
+    onError(error: unknown) {
+      logger.error("server.handler_failed", { error: String(error) });
+      return textResponse(500, "internal error");
+    },
+  };
+  const httpServer = config.tls
+    ? Deno.serve({ ...serveOptions, cert: config.tls.cert, key: config.tls.key }, handler)
+    : Deno.serve(serveOptions, handler);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    addr: httpServer.addr as Deno.NetAddr,
+    metrics,
+    get ready() {
+      return ready;
+    },
+    handler,
+    finished: httpServer.finished,
+    shutdown() {
+      stopping ??= (async () => {
+        ready = false;
+        logger.info("server.shutdown", { sessions: websocket.sessions.size });
+        await websocket.closeAll(CloseCode.GoingAway, "server shutting down");
+        await httpServer.shutdown();
+        logger.info("server.stopped", {});
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Drops `undefined` fields so they do not override defaults. */
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}
