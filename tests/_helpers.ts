@@ -48,6 +48,43 @@ export function startServer(options: ServerOptions = {}): TestServer {
   };
 }
 
+/**
+ * What a test client has received so far. Listeners are attached before the socket opens:
+ * a message or close that comes right after the open event is never missed.
+ */
+interface Inbox {
+  messages: (string | ArrayBuffer)[];
+  closed: CloseEvent | null;
+  /** Waits to re-check on every message and on close. */
+  waiters: Set<() => void>;
+}
+
+const inboxes = new WeakMap<WebSocket, Inbox>();
+
+function inboxOf(socket: WebSocket): Inbox {
+  const inbox = inboxes.get(socket);
+  if (!inbox) throw new Error("socket was not opened with openWebSocket");
+  return inbox;
+}
+
+/** Waits until `ready()` holds, re-checking on every message and on close. */
+function until<T>(inbox: Inbox, ready: () => T | undefined): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      try {
+        const value = ready();
+        if (value === undefined) return;
+        resolve(value);
+      } catch (error) {
+        reject(error);
+      }
+      inbox.waiters.delete(check);
+    };
+    inbox.waiters.add(check);
+    check();
+  });
+}
+
 /** Opens a WebSocket (binaryType `arraybuffer`) and resolves once it is open. */
 export async function openWebSocket(
   url: string,
@@ -55,23 +92,39 @@ export async function openWebSocket(
 ): Promise<WebSocket> {
   const socket = new WebSocket(url, protocols);
   socket.binaryType = "arraybuffer";
+  const inbox: Inbox = { messages: [], closed: null, waiters: new Set() };
+  const wake = () => {
+    for (const check of [...inbox.waiters]) check();
+  };
+  inboxes.set(socket, inbox);
+  socket.addEventListener("message", (event) => {
+    inbox.messages.push(event.data);
+    wake();
+  });
+  socket.addEventListener("close", (event) => {
+    inbox.closed = event;
+    wake();
+  });
   await new Promise<void>((resolve, reject) => {
-    socket.onopen = () => resolve();
-    socket.onerror = () => reject(new Error(`could not open ${url}`));
+    socket.addEventListener("open", () => resolve(), { once: true });
+    socket.addEventListener("error", () => reject(new Error(`could not open ${url}`)), {
+      once: true,
+    });
   });
   return socket;
 }
 
-/** Resolves with the next `count` messages' data, in order. */
+/** Resolves with the next `count` messages' data, in order (rejects if the socket closes first). */
 export function nextMessages(socket: WebSocket, count: number): Promise<(string | ArrayBuffer)[]> {
-  const received: (string | ArrayBuffer)[] = [];
-  return new Promise((resolve, reject) => {
-    socket.onmessage = (event) => {
-      received.push(event.data);
-      if (received.length === count) resolve(received);
-    };
-    socket.onclose = (event) =>
-      reject(new Error(`closed with ${event.code} after ${received.length}/${count} messages`));
+  const inbox = inboxOf(socket);
+  return until(inbox, () => {
+    if (inbox.messages.length >= count) return inbox.messages.splice(0, count);
+    if (inbox.closed) {
+      throw new Error(
+        `closed with ${inbox.closed.code} after ${inbox.messages.length}/${count} messages`,
+      );
+    }
+    return undefined;
   });
 }
 
@@ -80,19 +133,21 @@ export async function nextMessage(socket: WebSocket): Promise<string | ArrayBuff
   return (await nextMessages(socket, 1))[0];
 }
 
-/** Resolves with the close event of `socket` (which must not have closed yet). */
+/** Resolves with the close event of `socket`, even if it has already closed. */
 export function closeEvent(socket: WebSocket): Promise<CloseEvent> {
-  return new Promise((resolve) => {
-    socket.onclose = resolve;
-  });
+  const inbox = inboxOf(socket);
+  return until(inbox, () => inbox.closed ?? undefined);
 }
 
 /** Closes `socket` from the client side and waits for the closing handshake to finish. */
-export async function closeWebSocket(socket: WebSocket): Promise<CloseEvent | undefined> {
-  if (socket.readyState === WebSocket.CLOSED) return undefined;
+export function closeWebSocket(
+  socket: WebSocket,
+  code?: number,
+  reason?: string,
+): Promise<CloseEvent> {
   const closed = closeEvent(socket);
-  socket.close();
-  return await closed;
+  if (socket.readyState !== WebSocket.CLOSED) socket.close(code, reason);
+  return closed;
 }
 
 /** A well-formed opening handshake for `path`, with extra or replaced header lines. */

@@ -106,7 +106,7 @@ Deno.test("50 concurrent sessions each get only their own echoes", async () => {
     );
   }));
   assert.equal(t.server.metrics.sessionsOpen, 50);
-  await Promise.all(sockets.map(closeWebSocket));
+  await Promise.all(sockets.map((socket) => closeWebSocket(socket)));
 });
 
 Deno.test("echo closes with the peer's close code and logs one line per open and close", async () => {
