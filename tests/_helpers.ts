@@ -249,3 +249,121 @@ export function sameBytes(a: ArrayBuffer | Uint8Array, b: ArrayBuffer | Uint8Arr
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
   return true;
 }
+
+/** WebSocket frame opcodes (RFC 6455 §5.2). */
+export const Opcode = { Text: 1, Binary: 2, Close: 8, Ping: 9, Pong: 10 } as const;
+
+/** Encodes one final client frame, masked as RFC 6455 requires of clients. */
+export function encodeClientFrame(opcode: number, payload: Uint8Array): Uint8Array {
+  const length = payload.length;
+  const extended = length < 126 ? 0 : length < 65536 ? 2 : 8;
+  const frame = new Uint8Array(2 + extended + 4 + length);
+  frame[0] = 0x80 | opcode;
+  const view = new DataView(frame.buffer);
+  if (extended === 0) frame[1] = 0x80 | length;
+  else if (extended === 2) {
+    frame[1] = 0x80 | 126;
+    view.setUint16(2, length);
+  } else {
+    frame[1] = 0x80 | 127;
+    view.setBigUint64(2, BigInt(length));
+  }
+  const maskAt = 2 + extended;
+  const mask = crypto.getRandomValues(new Uint8Array(4));
+  frame.set(mask, maskAt);
+  for (let i = 0; i < length; i++) frame[maskAt + 4 + i] = payload[i] ^ mask[i & 3];
+  return frame;
+}
+
+/** A close frame's payload: the code and UTF-8 reason. */
+export function closePayload(code: number, reason = ""): Uint8Array {
+  const text = new TextEncoder().encode(reason);
+  const payload = new Uint8Array(2 + text.length);
+  new DataView(payload.buffer).setUint16(0, code);
+  payload.set(text, 2);
+  return payload;
+}
+
+/** One frame as the server sent it. */
+export interface ServerFrame {
+  opcode: number;
+  payload: Uint8Array;
+}
+
+/** Reads server frames from a connection, buffering partial reads. */
+export class FrameReader {
+  #conn: Deno.Conn;
+  #buffer: Uint8Array = new Uint8Array(0);
+
+  /** Reads from `conn`, starting with bytes already read past the handshake, if any. */
+  constructor(conn: Deno.Conn, leftover: Uint8Array = new Uint8Array(0)) {
+    this.#conn = conn;
+    this.#buffer = leftover;
+  }
+
+  async #fill(size: number): Promise<boolean> {
+    const chunk = new Uint8Array(256 * 1024);
+    while (this.#buffer.length < size) {
+      const n = await this.#conn.read(chunk);
+      if (n === null) return false;
+      this.#buffer = concat(this.#buffer, chunk.subarray(0, n));
+    }
+    return true;
+  }
+
+  /** The next frame, or `null` when the connection ends first. */
+  async next(): Promise<ServerFrame | null> {
+    if (!await this.#fill(2)) return null;
+    const length7 = this.#buffer[1] & 0x7f;
+    const extended = length7 === 126 ? 2 : length7 === 127 ? 8 : 0;
+    if (!await this.#fill(2 + extended)) return null;
+    const view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset);
+    const length = extended === 0
+      ? length7
+      : extended === 2
+      ? view.getUint16(2)
+      : Number(view.getBigUint64(2));
+    const start = 2 + extended;
+    if (!await this.#fill(start + length)) return null;
+    const frame = {
+      opcode: this.#buffer[0] & 0x0f,
+      payload: this.#buffer.slice(start, start + length),
+    };
+    this.#buffer = this.#buffer.slice(start + length);
+    return frame;
+  }
+}
+
+/** Decodes a close frame's payload into its code and reason. */
+export function parseClose(payload: Uint8Array): { code: number; reason: string } {
+  if (payload.length < 2) return { code: 1005, reason: "" };
+  const code = new DataView(payload.buffer, payload.byteOffset).getUint16(0);
+  return { code, reason: new TextDecoder().decode(payload.subarray(2)) };
+}
+
+/**
+ * Opens a raw WebSocket over TCP (or over `conn` if given, e.g. a TLS connection): sends the
+ * handshake, checks the 101, and returns the connection with a frame reader.
+ */
+export async function rawWebSocket(
+  port: number,
+  options: { conn?: Deno.Conn; path?: string; headers?: Record<string, string | null> } = {},
+): Promise<{ conn: Deno.Conn; frames: FrameReader }> {
+  const conn = options.conn ?? await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(
+    new TextEncoder().encode(handshakeRequest(options.path ?? "/echo", options.headers)),
+  );
+  // Read byte by byte up to the end of the head, so no frame bytes are swallowed.
+  const head: number[] = [];
+  const one = new Uint8Array(1);
+  while (!(head.length >= 4 && head.slice(-4).join() === "13,10,13,10")) {
+    if (await conn.read(one) === null) throw new Error("connection closed during handshake");
+    head.push(one[0]);
+  }
+  const status = new TextDecoder().decode(new Uint8Array(head)).split(" ")[1];
+  if (status !== "101") {
+    conn.close();
+    throw new Error(`handshake answered ${status}`);
+  }
+  return { conn, frames: new FrameReader(conn) };
+}
