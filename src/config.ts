@@ -79,13 +79,31 @@ export class HelpRequested extends Error {
 /** File descriptors kept for files, the listener and the runtime when sizing `maxConnections`. */
 const RESERVED_FILE_DESCRIPTORS = 64;
 
-/** The soft open-files limit of this process (Linux), or `null` when it cannot be read. */
+/** `maxConnections` when the open-files limit cannot be learnt: Linux's usual 4096, less the reserve. */
+const FALLBACK_MAX_CONNECTIONS = 4096 - RESERVED_FILE_DESCRIPTORS;
+
+/**
+ * The open-files limit of this process, or `null` when it cannot be learnt. Deno raises its
+ * soft limit to the hard one at start, and its sandbox hides `/proc/self/limits` unless run
+ * with `-A`, so this asks util-linux's `prlimit` (the permission set allows running only it).
+ */
 export function fileDescriptorLimit(): number | null {
+  if (knownFileDescriptorLimit === undefined) knownFileDescriptorLimit = askPrlimit();
+  return knownFileDescriptorLimit;
+}
+
+/** The limit once learnt: it does not change while the process runs. */
+let knownFileDescriptorLimit: number | null | undefined;
+
+function askPrlimit(): number | null {
   try {
-    const limits = Deno.readTextFileSync("/proc/self/limits");
-    const match = /^Max open files\s+(\d+|unlimited)/m.exec(limits);
-    if (!match) return null;
-    return match[1] === "unlimited" ? null : Number(match[1]);
+    const { success, stdout } = new Deno.Command("prlimit", {
+      args: ["--pid", String(Deno.pid), "--nofile", "--raw", "--noheadings", "--output=SOFT"],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const text = new TextDecoder().decode(stdout).trim();
+    return success && /^\d+$/.test(text) ? Number(text) : null;
   } catch {
     return null;
   }
@@ -105,7 +123,9 @@ export function defaultConfig(): ServerConfig {
     maxMessageBytes,
     maxSendBufferBytes: 16 * 1024 * 1024,
     maxReadQueueBytes: 2 * maxMessageBytes,
-    maxConnections: fdLimit === null ? 100_000 : Math.max(1, fdLimit - RESERVED_FILE_DESCRIPTORS),
+    maxConnections: fdLimit === null
+      ? FALLBACK_MAX_CONNECTIONS
+      : Math.max(1, fdLimit - RESERVED_FILE_DESCRIPTORS),
     maxConnectionsPerAddress: 0,
     shutdownDeadlineMs: 5000,
     logFormat: "text",
@@ -339,15 +359,22 @@ function readPem(flag: string, path: string): string {
 }
 
 function checkStaticDir(path: string): void {
-  let info: Deno.FileInfo;
-  try {
-    info = Deno.statSync(path);
-    Deno.readDirSync(path)[Symbol.iterator]().next();
-  } catch (error) {
+  const fail = (error: unknown): never => {
     const why = error instanceof Deno.errors.NotFound ? "no such directory" : String(error);
     throw new ConfigError("--static-dir", `cannot read "${path}": ${why}`);
+  };
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = Deno.statSync(path);
+  } catch (error) {
+    fail(error);
   }
-  if (!info.isDirectory) throw new ConfigError("--static-dir", `"${path}" is not a directory`);
+  if (!info?.isDirectory) throw new ConfigError("--static-dir", `"${path}" is not a directory`);
+  try {
+    Deno.readDirSync(path)[Symbol.iterator]().next();
+  } catch (error) {
+    fail(error);
+  }
 }
 
 /**
