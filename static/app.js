@@ -228,7 +228,7 @@ function scheduleRetry() {
 
   const show = () => {
     const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-    statusDetail.textContent = `retrying in ${seconds} s`;
+    statusDetail.textContent = `retry in ${seconds} s`;
   };
   setState("disconnected", "Disconnected");
   show();

@@ -94,6 +94,13 @@ async function sendAndAwaitEcho(
   });
 }
 
+/** How many CSS pixels the page is wider than its viewport (0 when it fits). */
+function sidewaysOverflow(page: Page): Promise<number> {
+  return page.evaluate(() =>
+    document.documentElement.scrollWidth - document.documentElement.clientWidth
+  );
+}
+
 /** Shuts a server down unless that already happened. */
 async function stop(server: Server | undefined): Promise<void> {
   if (server) await server.shutdown();
@@ -187,6 +194,19 @@ Deno.test({
         await waitForState(page, "disconnected");
         assert.match((await entryTexts(page, "event")).at(-1) ?? "", /^Disconnected \(code 1001/);
         assert.equal(await page.$eval("#send", (el) => (el as HTMLButtonElement).disabled), true);
+        // The retry countdown must not push the header wider than a small phone. Automatic
+        // retries flip the state to "connecting" and back, so wait for a "disconnected" phase.
+        await page.setViewport({ width: 320, height: 640 });
+        await page.waitForFunction(() =>
+          document.getElementById("status")?.dataset.state === "disconnected" &&
+          document.getElementById("status-detail")?.textContent?.startsWith("retry in")
+        );
+        assert.equal(
+          await sidewaysOverflow(page),
+          0,
+          "scrolls sideways at 320px when disconnected",
+        );
+        await page.setViewport({ width: 1280, height: 800 });
       });
 
       await t.step("page reconnects by itself to a server restarted on the same port", async () => {
@@ -239,10 +259,7 @@ Deno.test({
         ) {
           const { name, fullPage = false, ...viewport } = view;
           await page.setViewport(viewport);
-          const overflow = await page.evaluate(() =>
-            document.documentElement.scrollWidth - document.documentElement.clientWidth
-          );
-          assert.equal(overflow, 0, `page scrolls sideways at ${viewport.width}px`);
+          assert.equal(await sidewaysOverflow(page), 0, `scrolls sideways at ${viewport.width}px`);
           const png = await page.screenshot({ type: "png", fullPage });
           assert.ok(png.byteLength > 0);
           if (updateScreenshots) {
