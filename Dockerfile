@@ -28,7 +28,7 @@ EXPOSE 8181
 
 # The image has no curl: ask the server itself with a one-line Deno script.
 HEALTHCHECK --interval=5s --timeout=3s --retries=3 \
-  CMD ["deno", "eval", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('WS_PORT') || '8181'}/healthz`); await r.body?.cancel(); if (!r.ok) Deno.exit(1);"]
+  CMD ["deno", "eval", "--no-config", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('WS_PORT') || '8181'}/healthz`); await r.body?.cancel(); if (!r.ok) Deno.exit(1);"]
 
 # Same as `deno task start`; the base image's entrypoint runs it under tini
 # as PID 1, which forwards SIGTERM from `docker stop` to deno.

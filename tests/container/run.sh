@@ -47,6 +47,7 @@ failed=0
 timings=()
 work=""
 dockerd_pid=""
+made_dirs=()
 bridge=""
 container=""
 export DENO_NO_UPDATE_CHECK=1
@@ -129,6 +130,11 @@ cleanup() {
   if [ -n "$bridge" ] && ip link show "$bridge" >/dev/null 2>&1; then
     ip link delete "$bridge" 2>/dev/null
   fi
+  # Host directories the daemon or containerd's shims made (empty by now).
+  local dir
+  for dir in "${made_dirs[@]}"; do
+    rmdir "$dir" 2>/dev/null
+  done
   if [ -n "$work" ] && [ -d "$work" ]; then
     if [ "${KEEP_WORK:-0}" = 1 ]; then
       log "kept $work"
@@ -259,7 +265,7 @@ make_rootfs() {
     mv "$rootfs_tarball.tmp" "$rootfs_tarball" || return 1
   rm -rf "$root"
 }
-step "debootstrap $SUITE minbase (cached)" make_rootfs || die "debootstrap $SUITE minbase root"
+step "$SUITE minbase root (debootstrap, or the cached tarball)" make_rootfs || die "debootstrap $SUITE minbase root"
 
 # --- private docker daemon ----------------------------------------------------
 
@@ -278,8 +284,21 @@ start_dockerd() {
   ip link add name "$bridge" type bridge &&
     ip addr add "$subnet.1/24" dev "$bridge" &&
     ip link set "$bridge" up || return 1
-  echo '{}' >"$work/daemon.json"
   mkdir -p "$work/cli"
+  # containerd's shims keep their sockets in /run/containerd/s whatever the
+  # state directory; remove what they add once they are gone.
+  local dir
+  for dir in /run/containerd /run/containerd/s; do
+    [ -e "$dir" ] || made_dirs=("$dir" "${made_dirs[@]}")
+  done
+  # dockerd before 23 writes an identity key to /etc/docker/key.json unless told otherwise.
+  local major
+  major=$(dockerd --version | sed -n 's/^Docker version \([0-9]*\)\..*/\1/p')
+  if [ -n "$major" ] && [ "$major" -lt 23 ]; then
+    printf '{ "deprecated-key-path": "%s" }\n' "$work/key.json" >"$work/daemon.json"
+  else
+    echo '{}' >"$work/daemon.json"
+  fi
   env -u http_proxy -u https_proxy -u no_proxy -u all_proxy -u ALL_PROXY \
     HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
     dockerd \
@@ -303,7 +322,7 @@ start_dockerd() {
     kill -0 "$dockerd_pid" 2>/dev/null || break
     sleep 0.5
   done
-  echo "dockerd did not answer within 60 s; its log:"
+  echo "dockerd did not answer (within 60 s, or it exited); its log:"
   tail -n 40 "$work/logs/dockerd.log"
   return 1
 }
