@@ -3,10 +3,12 @@
 #   docker build -t deno-ws-echo .
 #   docker run --rm -p 8181:8181 deno-ws-echo
 #
-# The version and the image are separate arguments so a mirror can be used:
-#   docker build --build-arg DENO_VERSION=2.9.6 .
+# The base image and its version are separate arguments, e.g. for a mirror:
+#   docker build --build-arg DENO_IMAGE=mirror.example/denoland/deno \
+#     --build-arg DENO_VERSION=2.9.6 .
+ARG DENO_IMAGE=docker.io/denoland/deno
 ARG DENO_VERSION=2.9.6
-FROM docker.io/denoland/deno:${DENO_VERSION}
+FROM ${DENO_IMAGE}:${DENO_VERSION}
 
 ENV DENO_NO_UPDATE_CHECK=1 \
     DENO_NO_PROMPT=1
@@ -19,8 +21,8 @@ COPY deno.json deno.lock ./
 USER deno
 RUN deno install --frozen
 
-# Sources. Type-check and cache the module graph at build time so the
-# container starts without fetching anything.
+# Sources. Cache the whole module graph at build time so the container
+# starts without fetching anything.
 COPY . .
 RUN deno cache --frozen main.ts
 
