@@ -1,0 +1,590 @@
+/**
+ * The benchmark suite (issue #5): compares the project's server with minimal
+ * raw Deno baselines on echo throughput, latency, handshakes, idle-session
+ * memory and static files, interleaving project and baseline runs, and writes
+ * a Markdown report to bench/results/<date>.md (also printed).
+ *
+ * Run it through `bash bench/run.sh` (installs Go, gorilla/websocket and wrk
+ * from Debian if missing, builds bench/loadgen, raises the fd limit). Flags:
+ *
+ * - `--rounds=4`     rounds per scenario (project and baseline alternate)
+ * - `--seconds=4`    measured seconds per run (plus `--warmup=1`)
+ * - `--sessions=10000` idle sessions for the memory scenario
+ * - `--only=a,b`     run only scenarios whose id contains one of these
+ * - `--stand-in`     use the raw baseline in place of the project
+ * - `--loadgen=PATH` the built load generator (run.sh passes it)
+ * - `--out=DIR`      where to write the report (default bench/results)
+ *
+ * The server runs on core 0 and every load generator on core 1 (taskset).
+ *
+ * @module
+ */
+
+import {
+  type GeneratorSetup,
+  type LoadgenResult,
+  runIdle,
+  runLoadgen,
+  runWrk,
+  type Sample,
+  toSample,
+} from "./loadgen.ts";
+import {
+  freePort,
+  processTree,
+  rssBytes,
+  type ServerProcess,
+  startServer,
+  stopAll,
+} from "./procs.ts";
+import { best, fmt, renderReport, type Row, type Section } from "./report.ts";
+
+const started = performance.now();
+const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+function flag(name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(prefix));
+  if (hit === undefined) return fallback;
+  return hit.startsWith(prefix) ? hit.slice(prefix.length) : "true";
+}
+
+const rounds = Number(flag("rounds", "4"));
+const seconds = Number(flag("seconds", "4"));
+const warmup = Number(flag("warmup", "1"));
+const sessions = Number(flag("sessions", "10000"));
+const only = flag("only", "").split(",").filter(Boolean);
+const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
+const outDir = flag("out", `${repo}/bench/results`);
+/** Online cores of the machine (not this process's affinity, which run.sh narrows). */
+function onlineCores(): number {
+  const text = Deno.readTextFileSync("/sys/devices/system/cpu/online").trim();
+  return text.split(",").reduce((n, part) => {
+    const [a, b] = part.split("-").map(Number);
+    return n + (b === undefined ? 1 : b - a + 1);
+  }, 0);
+}
+
+const cores = onlineCores();
+const serverCore = "0";
+const generator: GeneratorSetup = { loadgen, core: cores > 1 ? "1" : "0" };
+const projectExists = (() => {
+  try {
+    return Deno.statSync(`${repo}/main.ts`).isFile;
+  } catch {
+    return false;
+  }
+})();
+const standIn = flag("stand-in", "false") === "true" || !projectExists;
+
+function elapsed(): string {
+  return `${((performance.now() - started) / 1000).toFixed(1)}s`;
+}
+
+function log(message: string): void {
+  console.error(`[${elapsed()}] ${message}`);
+}
+
+function wanted(id: string): boolean {
+  return only.length === 0 || only.some((o) => id.includes(o));
+}
+
+// ------------------------------------------------------------------ servers
+
+const staticDir = Deno.makeTempDirSync({ prefix: "bench_static_" });
+const files = { small: "index.html", large: "1mib.bin" };
+
+function writeStaticFiles(): Record<string, Uint8Array> {
+  const line = "<p>WebSocket echo benchmark filler line, 64 bytes of plain text.</p>\n";
+  let html = "<!doctype html>\n<html><head><title>bench</title></head><body>\n";
+  while (html.length < 10 * 1024 - 32) html += line;
+  html = (html + "</body></html>\n").padEnd(10 * 1024, " ");
+  const small = new TextEncoder().encode(html.slice(0, 10 * 1024));
+  const large = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < large.length; i++) large[i] = (i * 2654435761) >>> 24;
+  Deno.writeFileSync(`${staticDir}/${files.small}`, small);
+  Deno.writeFileSync(`${staticDir}/${files.large}`, large);
+  return { [files.small]: small, [files.large]: large };
+}
+
+function projectCmd(port: number, extra: string[] = []): string[] {
+  return [
+    "deno",
+    "run",
+    "-P",
+    "main.ts",
+    `--port=${port}`,
+    "--hostname=127.0.0.1",
+    "--log-level=warn",
+    `--static-dir=${staticDir}`,
+    ...extra,
+  ];
+}
+
+function baselineEchoCmd(port: number): string[] {
+  return ["deno", "run", "--allow-net", "bench/baseline_echo.ts", `--port=${port}`];
+}
+
+function baselineStaticCmd(port: number): string[] {
+  return [
+    "deno",
+    "run",
+    "--allow-net",
+    "--allow-read",
+    "bench/baseline_static.ts",
+    `--port=${port}`,
+    `--static-dir=${staticDir}`,
+  ];
+}
+
+function start(name: string, cmd: (port: number) => string[], core = serverCore) {
+  const port = freePort();
+  return startServer(name, { cmd: cmd(port), port, core, cwd: repo, readyTimeoutMs: 60000 });
+}
+
+type Side = "project" | "baseline";
+
+/** Runs `runOne` for both sides, `rounds` times, alternating which goes first. */
+async function compare(
+  id: string,
+  runOne: (side: Side, round: number) => Promise<Sample>,
+  show: (s: Sample) => string,
+): Promise<Record<Side, Sample[]>> {
+  const out: Record<Side, Sample[]> = { project: [], baseline: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order: Side[] = round % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
+    for (const side of order) {
+      const sample = await runOne(side, round);
+      out[side].push(sample);
+      const errs = sample.mismatches + sample.lost + sample.errors;
+      log(
+        `${id} ${side} round ${round + 1}: ${show(sample)}  srv ${fmt(sample.serverCpuPct)}% gen ${
+          fmt(sample.genCpuPct)
+        }%${errs ? `  PROBLEMS ${errs}` : ""}`,
+      );
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ scenarios
+
+interface EchoScenario {
+  id: string;
+  scenario: string;
+  args: Record<string, string | number>;
+}
+
+const echoScenarios: EchoScenario[] = [
+  {
+    id: "echo-64x32",
+    scenario: "Echo 64 conns × 32 B text (window 128)",
+    args: { conns: 64, size: 32, type: "text", window: 128 },
+  },
+  {
+    id: "echo-256x1k",
+    scenario: "Echo 256 conns × 1 KiB binary (window 32)",
+    args: { conns: 256, size: 1024, type: "binary", window: 32 },
+  },
+  {
+    id: "echo-16x64k",
+    scenario: "Echo 16 conns × 64 KiB binary (window 8)",
+    args: { conns: 16, size: 65536, type: "binary", window: 8 },
+  },
+];
+
+function loadgenTimeout(): number {
+  return (warmup + seconds + 30) * 1000;
+}
+
+async function wsSection(rows: Row[]): Promise<void> {
+  const ids = [...echoScenarios.map((s) => s.id), "latency", "handshake"];
+  if (!ids.some(wanted)) return;
+  const project = await start("project", standIn ? baselineEchoCmd : projectCmd);
+  const baseline = await start("baseline-echo", baselineEchoCmd);
+  const servers: Record<Side, ServerProcess> = { project, baseline };
+  const base = (side: Side) => ({
+    url: `ws://127.0.0.1:${servers[side].port}/echo`,
+    warmup: `${warmup}s`,
+    duration: `${seconds}s`,
+    pids: processTree(servers[side].pid).join(","),
+  });
+  try {
+    for (const s of echoScenarios.filter((s) => wanted(s.id))) {
+      const samples = await compare(
+        s.id,
+        async (side) =>
+          toSample(
+            await runLoadgen(
+              generator,
+              { mode: "throughput", ...base(side), ...s.args },
+              loadgenTimeout(),
+            ),
+            (r) => r.rate,
+            (r) => ({ bytesPerSec: r.bytesPerSec }),
+          ),
+        (x) => `${fmt(x.value)} msgs/s`,
+      );
+      rows.push({
+        scenario: s.scenario,
+        metric: "msgs/s",
+        better: "higher",
+        target: { op: ">=", ratio: 0.97 },
+        perCpu: true,
+        ...samples,
+      });
+    }
+    if (wanted("latency")) {
+      const samples = await compare(
+        "latency",
+        async (side) =>
+          toSample(
+            await runLoadgen(
+              generator,
+              { mode: "latency", ...base(side), conns: 1, size: 32, type: "text" },
+              loadgenTimeout(),
+            ),
+            (r: LoadgenResult) => r.p50Us ?? NaN,
+            (r: LoadgenResult) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
+          ),
+        (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
+      );
+      const scenario = "Round trip, 1 conn × 32 B text";
+      const target = { op: "<=" as const, ratio: 1.05 };
+      rows.push({ scenario, metric: "p50 µs", better: "lower", target, ...samples });
+      const p99 = (list: Sample[]) => list.map((x) => ({ ...x, value: x.extra.p99Us }));
+      rows.push({
+        scenario,
+        metric: "p99 µs",
+        better: "lower",
+        target,
+        project: p99(samples.project),
+        baseline: p99(samples.baseline),
+      });
+    }
+    if (wanted("handshake")) {
+      const samples = await compare(
+        "handshake",
+        async (side) =>
+          toSample(
+            await runLoadgen(
+              generator,
+              { mode: "handshake", ...base(side), conns: 16 },
+              loadgenTimeout(),
+            ),
+            (r) => r.rate,
+          ),
+        (x) => `${fmt(x.value)} handshakes/s`,
+      );
+      rows.push({
+        scenario: "Handshake + close, 16 workers",
+        metric: "handshakes/s",
+        better: "higher",
+        target: { op: ">=", ratio: 0.95 },
+        perCpu: true,
+        ...samples,
+      });
+    }
+  } finally {
+    await project.stop();
+    await baseline.stop();
+  }
+}
+
+async function staticSection(rows: Row[], contents: Record<string, Uint8Array>): Promise<void> {
+  const cases = [
+    { id: "static-10k-64", file: files.small, conns: 64, label: "10 KiB", target: 3 },
+    { id: "static-10k-16", file: files.small, conns: 16, label: "10 KiB", target: 3 },
+    { id: "static-1m-64", file: files.large, conns: 64, label: "1 MiB", target: 1 },
+    { id: "static-1m-16", file: files.large, conns: 16, label: "1 MiB", target: 1 },
+  ].filter((c) => wanted(c.id));
+  if (cases.length === 0) return;
+  const project = await start("project", standIn ? baselineStaticCmd : projectCmd);
+  const baseline = await start("baseline-static", baselineStaticCmd);
+  const servers: Record<Side, ServerProcess> = { project, baseline };
+  try {
+    // Both servers must serve the exact bytes before their speed counts.
+    const wrongBodies: Record<Side, string[]> = { project: [], baseline: [] };
+    for (const side of ["project", "baseline"] as const) {
+      for (const [name, bytes] of Object.entries(contents)) {
+        const res = await fetch(`http://127.0.0.1:${servers[side].port}/${name}`);
+        const body = new Uint8Array(await res.arrayBuffer());
+        if (
+          res.status !== 200 || body.length !== bytes.length ||
+          !body.every((b, i) => b === bytes[i])
+        ) {
+          wrongBodies[side].push(`${name}: HTTP ${res.status}, ${body.length} bytes`);
+        }
+      }
+    }
+    for (const c of cases) {
+      const samples = await compare(
+        c.id,
+        async (side) => {
+          const s = await runWrk(generator, {
+            url: `http://127.0.0.1:${servers[side].port}/${c.file}`,
+            conns: c.conns,
+            seconds,
+            pids: processTree(servers[side].pid),
+          });
+          const wrong = wrongBodies[side].filter((w) => w.startsWith(c.file));
+          if (wrong.length) {
+            s.mismatches += wrong.length;
+            s.errorSample ??= `wrong body: ${wrong.join("; ")}`;
+          }
+          return s;
+        },
+        (x) => `${fmt(x.value)} req/s`,
+      );
+      rows.push({
+        scenario: `Static ${c.label} file, wrk ${c.conns} conns`,
+        metric: "requests/s",
+        better: "higher",
+        perCpu: true,
+        target: { op: ">=", ratio: c.target },
+        ...samples,
+      });
+    }
+  } finally {
+    await project.stop();
+    await baseline.stop();
+  }
+}
+
+async function memorySection(rows: Row[]): Promise<void> {
+  if (!wanted("idle")) return;
+  const samples = await compare(
+    "idle",
+    async (side) => {
+      const cmd = side === "project" && !standIn ? projectCmd : baselineEchoCmd;
+      const server = await start(side, cmd);
+      try {
+        const pids = processTree(server.pid);
+        return await runIdle(generator, {
+          url: `ws://127.0.0.1:${server.port}/echo`,
+          sessions,
+          pids,
+          readRss: () => pids.reduce((a, pid) => a + rssBytes(pid), 0),
+          timeoutMs: 120000,
+        });
+      } finally {
+        await server.stop(10000);
+      }
+    },
+    (x) => `${fmt(x.value)} bytes/session (${fmt(x.extra.opened)} opened)`,
+  );
+  rows.push({
+    scenario: `${fmt(sessions)} idle sessions (fresh server)`,
+    metric: "RSS bytes/session",
+    better: "lower",
+    target: { op: "<=", ratio: 1.1 },
+    ...samples,
+  });
+}
+
+/**
+ * Multi-core hook: when the project has a `--workers=N` setting (one
+ * listener per core), compare 1 and 2 workers on the 64 × 32 B echo load.
+ * Until then the section says why it did not run.
+ */
+async function workersSection(): Promise<Section | null> {
+  if (!wanted("workers")) return null;
+  const title = "Multi-core: 1 vs 2 workers (64 conns × 32 B echo)";
+  let configText = "";
+  try {
+    configText = Deno.readTextFileSync(`${repo}/src/config.ts`);
+  } catch { /* no config yet */ }
+  if (standIn || !/workers/i.test(configText)) {
+    return {
+      title,
+      body: "Not run: the project has no `--workers` setting yet. Hook: `workersSection()` in " +
+        "bench/run.ts runs as soon as src/config.ts mentions `workers`; it starts " +
+        "`main.ts --workers=1` and `--workers=2` unpinned and drives each with the echo load.",
+    };
+  }
+  const all = cores > 1 ? `0-${cores - 1}` : "0";
+  const unpinned: GeneratorSetup = { ...generator, core: all };
+  const results: Record<string, Sample[]> = { "1": [], "2": [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const n of round % 2 === 0 ? ["1", "2"] : ["2", "1"]) {
+      const server = await start(
+        `workers-${n}`,
+        (port) => projectCmd(port, [`--workers=${n}`]),
+        all,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 500)); // let every worker listen
+        const run = await runLoadgen(unpinned, {
+          mode: "throughput",
+          url: `ws://127.0.0.1:${server.port}/echo`,
+          warmup: `${warmup}s`,
+          duration: `${seconds}s`,
+          pids: processTree(server.pid).join(","),
+          conns: 64,
+          size: 32,
+          type: "text",
+          window: 128,
+        }, loadgenTimeout());
+        const sample = toSample(run, (r) => r.rate);
+        results[n].push(sample);
+        log(
+          `workers=${n} round ${round + 1}: ${fmt(sample.value)} msgs/s srv ${
+            fmt(sample.serverCpuPct)
+          }%`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const line = (n: string) => {
+    const b = best(results[n], "higher");
+    const errs = results[n].reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
+    return `| ${n} | ${fmt(b?.value ?? NaN)} | ${fmt(b?.serverCpuPct ?? NaN)}% | ${
+      fmt(b?.genCpuPct ?? NaN)
+    }% | ${errs} |`;
+  };
+  const ratio = (best(results["2"], "higher")?.value ?? NaN) /
+    (best(results["1"], "higher")?.value ?? NaN);
+  return {
+    title,
+    body: [
+      `Server and generator both unpinned on all ${cores} cores: the generator competes with the ` +
+      "workers for the same cores, so this shows scaling on this box, not the server's ceiling. " +
+      "CPU is percent of one core (up to 100% × cores).",
+      "",
+      "| Workers | Best msgs/s | Server CPU | Generator CPU | Errors |",
+      "|--:|--:|--:|--:|--:|",
+      line("1"),
+      line("2"),
+      "",
+      `2 workers / 1 worker: ${fmt(ratio)}.`,
+    ].join("\n"),
+  };
+}
+
+// ------------------------------------------------------------------ report
+
+async function commandOutput(cmd: string, args: string[]): Promise<string> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return text.trim().split("\n")[0];
+  } catch {
+    return "not found";
+  }
+}
+
+async function machineLines(): Promise<string[]> {
+  const cpuinfo = Deno.readTextFileSync("/proc/cpuinfo");
+  const model = cpuinfo.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? "unknown";
+  const commit = await commandOutput("git", ["-C", repo, "rev-parse", "--short", "HEAD"]);
+  const dirty = await commandOutput("git", [
+    "-C",
+    repo,
+    "status",
+    "--porcelain",
+    "--",
+    "src",
+    "main.ts",
+  ]);
+  return [
+    `Date: ${new Date().toISOString()}`,
+    `CPU: ${model}, nproc ${cores}; memory ${
+      fmt(Deno.systemMemoryInfo().total / 1024 ** 3)
+    } GiB; kernel ${Deno.osRelease()}`,
+    `Load average at start: ${Deno.loadavg().map((x) => x.toFixed(2)).join(" ")}`,
+    `deno ${Deno.version.deno} (V8 ${Deno.version.v8}); ${await commandOutput("go", [
+      "version",
+    ])}; ${await commandOutput("wrk", ["--version"])}`,
+    `Project: ${
+      standIn
+        ? "**stand-in** (main.ts absent or --stand-in: the raw baseline plays the project)"
+        : `main.ts at commit ${commit}${
+          dirty && dirty !== "not found" ? " (with local changes)" : ""
+        }`
+    }`,
+  ];
+}
+
+function methodLines(): string[] {
+  return [
+    `Server pinned to core ${serverCore} (taskset), load generator (bench/loadgen, Go + gorilla/websocket; wrk for static) pinned to core ${generator.core}.`,
+    `Each figure: ${rounds} rounds, project and baseline alternating (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run. Cells show the **best** round and the median in parentheses; the ratio and pass/fail use the best rounds (noise from other processes on this shared machine only ever slows a run down). The last column compares figures per second of server CPU (median of rounds), a cross-check that other load on the server core barely moves.`,
+    "Baselines: bench/baseline_echo.ts (`Deno.serve` + `Deno.upgradeWebSocket`, echo `e.data`), bench/baseline_static.ts (`Deno.open` stream per request). The project runs `deno run -P main.ts --hostname=127.0.0.1 --log-level=warn --static-dir=<temp dir>` with default settings.",
+    "CPU columns: server / generator CPU over the measured window in % of one core, from /proc/PID/stat (server) and getrusage or reaped-children time (generator). limit = server when the server core was ≥ 90% busy with the server (the server was the bottleneck), generator when the generator was, neither otherwise (latency-bound or disturbed).",
+    "Every echo is checked byte for byte, in order, with its message type; static bodies are checked once per server before timing. Any mismatch, lost message or error fails the row.",
+    `Idle memory: a fresh server per run; VmRSS 1 s after a 100-session warm-up and 1 s after opening ${
+      fmt(sessions)
+    } sessions (held by the generator, then each checked with one echo); figure = RSS growth / sessions.`,
+  ];
+}
+
+function resultPath(): string {
+  Deno.mkdirSync(outDir, { recursive: true });
+  const date = new Date().toISOString().slice(0, 10);
+  for (let i = 1;; i++) {
+    const path = `${outDir}/${date}${i === 1 ? "" : `-${i}`}.md`;
+    try {
+      Deno.statSync(path);
+    } catch {
+      return path;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+async function main(): Promise<void> {
+  Deno.statSync(loadgen); // fail early without the generator
+  const machine = await machineLines();
+  log(
+    `rounds ${rounds}, ${warmup}+${seconds} s per run, project: ${
+      standIn ? "stand-in" : "main.ts"
+    }`,
+  );
+  const contents = writeStaticFiles();
+  const rows: Row[] = [];
+  const sections: Section[] = [];
+  await wsSection(rows);
+  await memorySection(rows);
+  await staticSection(rows, contents);
+  const workers = await workersSection();
+  if (workers) sections.push(workers);
+  const report = renderReport({
+    title: `Benchmark ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC`,
+    machine,
+    method: methodLines(),
+    rows,
+    sections,
+    totalSeconds: (performance.now() - started) / 1000,
+  });
+  const path = resultPath();
+  Deno.writeTextFileSync(path, report);
+  console.log(report);
+  log(`report written to ${path.replace(`${repo}/`, "")}`);
+}
+
+let cleaning = false;
+async function cleanUp(): Promise<void> {
+  if (cleaning) return;
+  cleaning = true;
+  await stopAll();
+  try {
+    Deno.removeSync(staticDir, { recursive: true });
+  } catch { /* already gone */ }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    log(`${signal}: stopping servers`);
+    await cleanUp();
+    Deno.exit(130);
+  });
+}
+
+try {
+  await main();
+} finally {
+  await cleanUp();
+}
