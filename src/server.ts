@@ -54,6 +54,8 @@ export interface Server {
   readonly ready: boolean;
   /** The request handler, for calling without a socket. */
   readonly handler: Deno.ServeHandler;
+  /** Resolves once every WebSocket session open now has closed and been counted and logged. */
+  sessionsClosed(): Promise<void>;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
   /**
@@ -170,6 +172,7 @@ export function createServer(options: ServerOptions = {}): Server {
       return ready;
     },
     handler,
+    sessionsClosed: () => websocket.sessionsClosed(),
     finished: httpServer.finished,
     shutdown() {
       stopping ??= (async () => {

@@ -290,6 +290,11 @@ export class WebSocketHandler {
     const finished = (async () => {
       await run;
       const { code, reason } = await session.closed;
+      // Free the slot before the close is logged, so whoever sees the line can reconnect.
+      this.#sessions.delete(session);
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left === 0) this.#perAddress.delete(address);
+      else this.#perAddress.set(address, left);
       if (opened) this.#metrics?.countSessionClose(code);
       this.#logger?.info("session.close", {
         session: session.id,
@@ -301,14 +306,13 @@ export class WebSocketHandler {
         received: session.messagesReceived,
         sent: session.messagesSent,
       });
-    })().finally(() => {
-      this.#sessions.delete(session);
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left === 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, left);
-      this.#running.delete(finished);
-    });
+    })().finally(() => this.#running.delete(finished));
     this.#running.add(finished);
+  }
+
+  /** Resolves once every session open now has closed and been counted and logged. */
+  async sessionsClosed(): Promise<void> {
+    await Promise.allSettled([...this.#running]);
   }
 
   /**
@@ -322,6 +326,6 @@ export class WebSocketHandler {
   ): Promise<void> {
     this.#closing = true;
     for (const session of this.#sessions) session.closeWhenDrained(code, reason);
-    await Promise.allSettled([...this.#running]);
+    await this.sessionsClosed();
   }
 }

@@ -74,7 +74,10 @@ export interface WebSocketSessionOptions {
    * closed with 1008. Default: 32 MiB (two messages of the default maximum).
    */
   maxReadQueueBytes?: number;
-  /** Sends wait while the send buffer is above this many bytes. Default: 1 MiB. */
+  /**
+   * Sends wait while the send buffer is above this many bytes (at most half of
+   * `maxSendBufferBytes`). Default: 1 MiB.
+   */
   sendHighWaterMarkBytes?: number;
   /** Counters to update. Default: none. */
   metrics?: Metrics;
@@ -167,6 +170,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #reads: PendingRead[] = [];
   #ended = false;
   #closeRequested = false;
+  /** The close this side sent, if it closed first. */
+  #closeSent: { code: number; reason: string } | undefined;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
   #closeWhenDrained: { code: number; reason: string } | undefined;
   #maxMessageBytes: number;
@@ -186,7 +191,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#maxSendBufferBytes = options.maxSendBufferBytes ?? DEFAULT_MAX_SEND_BUFFER_BYTES;
     this.#maxReadQueueBytes = options.maxReadQueueBytes ?? DEFAULT_MAX_READ_QUEUE_BYTES;
-    this.#highWaterMark = options.sendHighWaterMarkBytes ?? DEFAULT_SEND_HIGH_WATER_MARK_BYTES;
+    // Awaiting senders must start waiting well before the hard limit would close the session.
+    this.#highWaterMark = Math.min(
+      options.sendHighWaterMarkBytes ?? DEFAULT_SEND_HIGH_WATER_MARK_BYTES,
+      Math.floor(this.#maxSendBufferBytes / 2),
+    );
     this.#metrics = options.metrics;
     this.#logger = options.logger;
     socket.binaryType = "arraybuffer";
@@ -197,7 +206,14 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.closed = new Promise((resolve) => {
       socket.onclose = (event) => {
         this.#end();
-        resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+        // When this side closed, its code says why the session ended, even if the peer never
+        // answered (Deno then reports 0 or 1006).
+        const sent = this.#closeSent;
+        resolve({
+          code: sent?.code ?? event.code,
+          reason: sent?.reason ?? event.reason,
+          wasClean: event.wasClean,
+        });
       };
     });
     socket.onmessage = (event) => this.#receive(event.data);
@@ -444,6 +460,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       this.#cancelReads();
       try {
         this.#socket.close(code, reason);
+        this.#closeSent = { code, reason };
       } catch (error) {
         // Only a socket that is still connecting can refuse; it is dropped then.
         this.#log("debug", "session.close_failed", { error: String(error) });
