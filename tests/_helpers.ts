@@ -14,12 +14,31 @@ import type { Server, ServerOptions } from "../src/server.ts";
 export interface CapturedLog {
   logger: Logger;
   lines: string[];
+  /**
+   * Resolves with the first line matching `pattern` written from now on: a test awaits a
+   * server-side event (a session closed and counted) instead of sleeping.
+   */
+  waitFor(pattern: RegExp): Promise<string>;
 }
 
 /** Creates a {@linkcode CapturedLog} at `level` (default `debug`). */
 export function captureLog(level: LogLevel = "debug"): CapturedLog {
   const lines: string[] = [];
-  return { logger: createLogger({ level, write: (line) => lines.push(line) }), lines };
+  const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
+  const write = (line: string) => {
+    lines.push(line);
+    for (const waiter of waiters) {
+      if (waiter.pattern.test(line)) {
+        waiters.delete(waiter);
+        waiter.resolve(line);
+      }
+    }
+  };
+  return {
+    logger: createLogger({ level, write }),
+    lines,
+    waitFor: (pattern) => new Promise((resolve) => waiters.add({ pattern, resolve })),
+  };
 }
 
 /** A server for one test, with its captured log and base URLs. */

@@ -1,0 +1,184 @@
+import assert from "node:assert/strict";
+import {
+  closeEvent,
+  closePayload,
+  closeWebSocket,
+  encodeClientFrame,
+  handshakeRequest,
+  nextMessage,
+  Opcode,
+  openWebSocket,
+  parseClose,
+  rawExchange,
+  rawWebSocket,
+  startServer,
+} from "./_helpers.ts";
+import type { TestServer } from "./_helpers.ts";
+import type { SessionRequest } from "../src/websocket_handler.ts";
+import type { WebSocketSession } from "../src/websocket_session.ts";
+
+/** Proves the server still serves a normal client after a limit was hit. */
+async function assertStillEchoes(t: TestServer): Promise<void> {
+  const socket = await openWebSocket(`${t.ws}/echo`);
+  socket.send("after the limit");
+  assert.equal(await nextMessage(socket), "after the limit");
+  await closeWebSocket(socket);
+}
+
+Deno.test("connections past the total limit get 503 with Retry-After until one closes", async () => {
+  await using t = startServer({ maxConnections: 2 });
+  const first = await openWebSocket(`${t.ws}/echo`);
+  const second = await openWebSocket(`${t.ws}/echo`);
+  const refused = await rawExchange(t.server.addr.port, handshakeRequest("/echo"));
+  assert.equal(refused.status, 503);
+  assert.equal(refused.headers.get("retry-after"), "5");
+  assert.match(refused.body, /server at its connection limit/);
+  assert.equal(t.server.metrics.handshakeRefusals.get("too_many_connections"), 1);
+  const closed = t.log.waitFor(/session\.close /);
+  await closeWebSocket(first);
+  await closed;
+  await assertStillEchoes(t);
+  await closeWebSocket(second);
+});
+
+Deno.test("connections past the per-address limit get 503 naming the address limit", async () => {
+  await using t = startServer({ maxConnectionsPerAddress: 1 });
+  const first = await openWebSocket(`${t.ws}/echo`);
+  const refused = await rawExchange(t.server.addr.port, handshakeRequest("/echo"));
+  assert.equal(refused.status, 503);
+  assert.match(refused.body, /too many connections from this address/);
+  const closed = t.log.waitFor(/session\.close /);
+  await closeWebSocket(first);
+  // The slot is free once the server has seen the close.
+  await closed;
+  await assertStillEchoes(t);
+});
+
+Deno.test("a message over the size limit closes the session with 1009 and the server goes on", async () => {
+  await using t = startServer({ maxMessageBytes: 1024 });
+  const socket = await openWebSocket(`${t.ws}/echo`);
+  socket.send("x".repeat(1024));
+  assert.equal((await nextMessage(socket) as string).length, 1024, "exactly the limit passes");
+  socket.send(new Uint8Array(1025));
+  const event = await closeEvent(socket);
+  assert.equal(event.code, 1009);
+  assert.equal(event.reason, "message of 1025 bytes exceeds 1024");
+  await t.server.sessionsClosed();
+  assert.equal(t.server.metrics.closes.get(1009), 1);
+  await assertStillEchoes(t);
+  assert.match(
+    t.log.lines.join("\n"),
+    /session\.limit session=\d+ limit=max_message_bytes bytes=1025/,
+  );
+});
+
+/**
+ * Floods the server with `frame` while never reading, then reads whatever the server sent
+ * before it dropped the connection. Returns the close the client saw, if any got through
+ * (a peer that does not read may never see it), and how much it wrote.
+ */
+async function floodWithoutReading(port: number, frame: Uint8Array, count: number) {
+  const { conn, frames } = await rawWebSocket(port);
+  let written = 0;
+  try {
+    for (let i = 0; i < count; i++) {
+      await conn.write(frame);
+      written += frame.length;
+    }
+  } catch {
+    // The server gave up on us: the connection is closed under our writes.
+  }
+  let close: { code: number; reason: string } | undefined;
+  try {
+    for (let next = await frames.next(); next; next = await frames.next()) {
+      if (next.opcode === Opcode.Close) {
+        close = parseClose(next.payload);
+        break;
+      }
+    }
+  } catch {
+    // Reset by the server: unread data on a closed socket.
+  }
+  conn.close();
+  return { close, written };
+}
+
+function mebibytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+Deno.test("an echo client that does not read is closed with 1008 and its memory freed", async () => {
+  const limit = 256 * 1024;
+  await using t = startServer({ maxSendBufferBytes: limit, maxReadQueueBytes: limit });
+  const rssBefore = Deno.memoryUsage().rss;
+  const frame = encodeClientFrame(Opcode.Binary, new Uint8Array(64 * 1024));
+  const limited = t.log.waitFor(/session\.limit/);
+  const { close, written } = await floodWithoutReading(t.server.addr.port, frame, 512);
+  await t.server.sessionsClosed();
+  // The echo handler waits on backpressure, so what grows is its unread input.
+  assert.match(await limited, /limit=max_read_queue_bytes/);
+  assert.equal(t.server.metrics.closes.get(1008), 1);
+  assert.match(t.log.lines.join("\n"), /session\.close .* code=1008 reason="read queue over limit/);
+  if (close) assert.equal(close.code, 1008);
+  const rssAfter = Deno.memoryUsage().rss;
+  console.log(
+    `slow consumer (read queue): wrote ${mebibytes(written)} unread; RSS before ` +
+      `${mebibytes(rssBefore)}, after ${mebibytes(rssAfter)}`,
+  );
+  await assertStillEchoes(t);
+});
+
+Deno.test("a handler that ignores backpressure is closed with 1008 at the send-buffer limit", async () => {
+  const limit = 256 * 1024;
+  const handler = {
+    socketProtocol: "echo",
+    async handleSession(_request: SessionRequest, session: WebSocketSession) {
+      // Fire-and-forget sends: only the send-buffer limit stands between this and the heap.
+      for await (const message of session) {
+        for (let i = 0; i < 64 && session.isConnected; i++) void session.send(message);
+      }
+    },
+  };
+  await using t = startServer({
+    producer: () => handler,
+    maxSendBufferBytes: limit,
+    maxReadQueueBytes: 64 * limit,
+  });
+  const frame = encodeClientFrame(Opcode.Binary, new Uint8Array(16 * 1024));
+  const limited = t.log.waitFor(/session\.limit/);
+  await floodWithoutReading(t.server.addr.port, frame, 64);
+  await t.server.sessionsClosed();
+  assert.match(await limited, /limit=max_send_buffer_bytes/);
+  assert.equal(t.server.metrics.closes.get(1008), 1);
+  assert.match(
+    t.log.lines.join("\n"),
+    /code=1008 reason="send buffer over limit: the peer is not reading"/,
+  );
+  await assertStillEchoes(t);
+});
+
+Deno.test("slowly dribbled and abandoned handshakes do not block other clients", async () => {
+  await using t = startServer();
+  const { port } = t.server.addr;
+  const request = new TextEncoder().encode(handshakeRequest("/echo"));
+  const dribblers = await Promise.all(
+    Array.from({ length: 200 }, () => Deno.connect({ hostname: "127.0.0.1", port })),
+  );
+  // Each sends only part of its headers and then goes quiet.
+  await Promise.all(dribblers.map((conn, i) => conn.write(request.subarray(0, 10 + (i % 50)))));
+  await assertStillEchoes(t);
+  const health = await fetch(`${t.http}/healthz`);
+  assert.equal(health.status, 200);
+  await health.body?.cancel();
+  for (const conn of dribblers) conn.close();
+});
+
+Deno.test("a flood of bad handshakes is refused one by one and the server goes on", async () => {
+  await using t = startServer();
+  const { port } = t.server.addr;
+  const bad = handshakeRequest("/echo", { "Sec-WebSocket-Version": "7" });
+  const answers = await Promise.all(Array.from({ length: 300 }, () => rawExchange(port, bad)));
+  assert.ok(answers.every((answer) => answer.status === 426));
+  assert.equal(t.server.metrics.handshakeRefusals.get("unsupported_version"), 300);
+  await assertStillEchoes(t);
+});
