@@ -13,6 +13,7 @@ import type { ServerConfig } from "./src/config.ts";
 import { exitOnSignals } from "./src/lifecycle.ts";
 import { createLogger } from "./src/log.ts";
 import { createServer } from "./src/server.ts";
+import { startWorkerPool } from "./src/worker_pool.ts";
 
 /** Exit status for a bad setting, as usual for command-line usage errors. */
 const USAGE_EXIT_STATUS = 2;
@@ -35,5 +36,8 @@ function loadConfig(): ServerConfig {
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-const server = createServer({ ...config, logger });
+// One listener on this thread, or one per worker thread sharing the port.
+const server = config.workers > 1
+  ? await startWorkerPool(config)
+  : createServer({ ...config, logger });
 exitOnSignals(server, { deadlineMs: config.shutdownDeadlineMs, logger });

@@ -50,6 +50,11 @@ export interface ServerConfig {
   logFormat: LogFormat;
   /** Lowest level logged. Default: `info`. */
   logLevel: LogLevel;
+  /**
+   * Listeners, one per worker thread, sharing the port through `SO_REUSEPORT` (Linux), so the
+   * server can use every core. Default: 1 (no worker threads).
+   */
+  workers: number;
   /** PEM certificate chain and key; when set the server speaks HTTPS and WSS. Default: none. */
   tls: { cert: string; key: string } | null;
 }
@@ -130,6 +135,7 @@ export function defaultConfig(): ServerConfig {
     shutdownDeadlineMs: 5000,
     logFormat: "text",
     logLevel: "info",
+    workers: 1,
     tls: null,
   };
 }
@@ -318,6 +324,13 @@ const SETTINGS: Setting[] = [
     apply: (c, raw) => c.logLevel = oneOf("--log-level", raw, LOG_LEVELS),
   },
   {
+    flag: "--workers",
+    env: "WS_WORKERS",
+    value: "N",
+    help: "listeners sharing the port, one per thread; use the core count to scale [1]",
+    apply: (c, raw) => c.workers = parseInteger("--workers", raw, 1, 256),
+  },
+  {
     flag: "--tls-cert",
     env: "WS_TLS_CERT",
     value: "FILE",
@@ -421,6 +434,9 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
       cert: readPem("--tls-cert", files.tlsCertFile),
       key: readPem("--tls-key", files.tlsKeyFile),
     };
+  }
+  if (config.workers > 1 && config.port === 0) {
+    throw new ConfigError("--workers", "several workers need a fixed --port to share");
   }
   checkStaticDir(config.staticDir);
   return config;

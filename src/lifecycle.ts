@@ -14,7 +14,12 @@
  */
 
 import type { Logger } from "./log.ts";
-import type { Server } from "./server.ts";
+
+/** Anything that can be shut down gracefully: a server or a pool of them. */
+export interface Stoppable {
+  /** Resolves once everything has stopped. */
+  shutdown(): Promise<void>;
+}
 
 /** Options for {@linkcode exitOnSignals}. */
 export interface ExitOnSignalsOptions {
@@ -31,7 +36,7 @@ const FORCED_EXIT_STATUS = 1;
  * On the first SIGTERM or SIGINT, shuts `server` down gracefully and exits 0 when done (or 1
  * at the deadline); a second signal exits at once with 1.
  */
-export function exitOnSignals(server: Server, options: ExitOnSignalsOptions = {}): void {
+export function exitOnSignals(server: Stoppable, options: ExitOnSignalsOptions = {}): void {
   const deadlineMs = options.deadlineMs ?? 5000;
   const { logger } = options;
   let signalled = false;

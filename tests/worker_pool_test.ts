@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { defaultConfig } from "../src/config.ts";
+import { startWorkerPool } from "../src/worker_pool.ts";
+import { closeWebSocket, nextMessage, openWebSocket } from "./_helpers.ts";
+
+/** A port that was free a moment ago: several workers need one fixed port to share. */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+Deno.test("a pool of two workers shares one port, echoes, and shuts down", async () => {
+  const port = freePort();
+  const pool = await startWorkerPool({
+    ...defaultConfig(),
+    port,
+    hostname: "127.0.0.1",
+    workers: 2,
+    logLevel: "error",
+  });
+  assert.equal(pool.size, 2);
+  try {
+    const sockets = await Promise.all(
+      Array.from({ length: 8 }, () => openWebSocket(`ws://127.0.0.1:${port}/echo`)),
+    );
+    for (const [i, socket] of sockets.entries()) {
+      socket.send(`worker pool ${i}`);
+      assert.equal(await nextMessage(socket), `worker pool ${i}`);
+    }
+    await Promise.all(sockets.map((socket) => closeWebSocket(socket)));
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(await health.text(), "ok\n");
+  } finally {
+    await pool.shutdown();
+  }
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`));
+});
