@@ -173,3 +173,33 @@ Deno.test("garbage requests get a 4xx or a dropped connection, never a 500", asy
   assert.equal(await nextMessage(socket), "still serving");
   await closeWebSocket(socket);
 });
+
+Deno.test("the page's own origin may upgrade on localhost, 127.0.0.1 and behind a proxy", async () => {
+  await using t = startServer();
+  const { port } = t.server.addr;
+  const cases: Record<string, string>[] = [
+    { Host: `127.0.0.1:${port}`, Origin: `http://127.0.0.1:${port}` },
+    { Host: `localhost:${port}`, Origin: `http://localhost:${port}` },
+    // A reverse proxy for https://chat.example passes the public Host on.
+    { Host: "chat.example", Origin: "https://chat.example" },
+  ];
+  for (const headers of cases) {
+    const response = await rawExchange(port, handshakeRequest("/echo", headers));
+    assert.equal(response.status, 101, JSON.stringify(headers));
+  }
+  const foreign = await rawExchange(
+    port,
+    handshakeRequest("/echo", { Host: `127.0.0.1:${port}`, Origin: "https://evil.example" }),
+  );
+  assert.equal(foreign.status, 403);
+});
+
+Deno.test("allowed origins configured on the server let a cross-origin page connect", async () => {
+  await using t = startServer({ allowedOrigins: ["https://app.example"] });
+  const { port } = t.server.addr;
+  const allowed = await rawExchange(
+    port,
+    handshakeRequest("/echo", { Host: `127.0.0.1:${port}`, Origin: "https://app.example" }),
+  );
+  assert.equal(allowed.status, 101);
+});
