@@ -31,9 +31,8 @@ export class EchoHandler implements WebSocketSessionHandler {
 
   /** Echoes until the session ends. */
   async handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
-    for await (const message of session) {
-      await session.send(message);
-    }
+    let message;
+    while ((message = await session.readMessage()) !== null) await session.send(message);
     if (session.isConnected) await session.close(CloseCode.Normal, "read timeout");
   }
 }

@@ -54,7 +54,7 @@ export interface Server {
   readonly ready: boolean;
   /** The request handler, for calling without a socket. */
   readonly handler: Deno.ServeHandler;
-  /** Resolves once every WebSocket session open now has closed and been counted and logged. */
+  /** Resolves once no WebSocket session is open: each closed, was counted and was logged. */
   sessionsClosed(): Promise<void>;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
@@ -177,7 +177,7 @@ export function createServer(options: ServerOptions = {}): Server {
     shutdown() {
       stopping ??= (async () => {
         ready = false;
-        logger.info("server.shutdown", { sessions: websocket.sessions.size });
+        logger.info("server.shutdown", { sessions: websocket.sessionCount });
         await websocket.closeAll(CloseCode.GoingAway, "server shutting down");
         await httpServer.shutdown();
         logger.info("server.stopped", {});

@@ -27,7 +27,7 @@ import type { HandshakeRefusal } from "./handshake.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { CloseCode, WebSocketSession } from "./websocket_session.ts";
-import type { WebSocketSessionOptions } from "./websocket_session.ts";
+import type { CloseInfo, SessionObserver, WebSocketSessionOptions } from "./websocket_session.ts";
 
 /**
  * What a session handler may know of the upgrade request. Deno empties the `Request` once it
@@ -58,6 +58,59 @@ export interface WebSocketSessionHandler {
    * settles the server closes the session if the handler has not (1011 if it threw).
    */
   handleSession(request: SessionRequest, session: WebSocketSession): Promise<void> | void;
+}
+
+/**
+ * The snapshot behind {@linkcode SessionRequest}: the URL and headers are copied as plain
+ * strings before the upgrade and turned into `URL` and `Headers` only when a handler asks, so
+ * an idle session does not carry parsed copies it never reads.
+ */
+class RequestSnapshot implements SessionRequest {
+  readonly remoteHostname: string;
+  readonly remotePort: number;
+  readonly protocols: string[];
+  #url: string;
+  #parsedUrl: URL | undefined;
+  /** Header names and values, alternating. */
+  #headerList: string[] | undefined;
+  #headers: Headers | undefined;
+
+  constructor(request: Request, peer: { hostname: string; port: number }, protocols: string[]) {
+    this.#url = request.url;
+    const list: string[] = [];
+    for (const [name, value] of request.headers) list.push(name, value);
+    this.#headerList = list;
+    this.remoteHostname = peer.hostname;
+    this.remotePort = peer.port;
+    this.protocols = protocols;
+  }
+
+  get url(): URL {
+    return this.#parsedUrl ??= new URL(this.#url);
+  }
+
+  get headers(): Headers {
+    if (!this.#headers) {
+      const headers = new Headers();
+      const list = this.#headerList!;
+      for (let i = 0; i < list.length; i += 2) headers.append(list[i], list[i + 1]);
+      this.#headers = headers;
+      this.#headerList = undefined;
+    }
+    return this.#headers;
+  }
+}
+
+/** What the route handler keeps for one session until it has closed and its handler returned. */
+interface SessionEntry {
+  handler: WebSocketSessionHandler;
+  request: SessionRequest;
+  remote: string;
+  startedMs: number;
+  opened: boolean;
+  /** Things still to happen before the session is done: its close and its handler's return. */
+  pending: number;
+  closeInfo: CloseInfo | undefined;
 }
 
 /** Picks a session handler for a request, or refuses it by returning `null`/`undefined`. */
@@ -129,7 +182,7 @@ function isSameOrigin(origin: string, request: Request): boolean {
  * A route handler that upgrades valid WebSocket handshakes to sessions run by the handler its
  * producer picks. It owns its open sessions so a server can close them all on shutdown.
  */
-export class WebSocketHandler {
+export class WebSocketHandler implements SessionObserver {
   #producer: HandlerProducer;
   #supportedProtocols: string[];
   #allowedOrigins: Set<string>;
@@ -139,10 +192,11 @@ export class WebSocketHandler {
   #sessionOptions: WebSocketHandlerOptions["session"];
   #metrics: Metrics | undefined;
   #logger: Logger | undefined;
-  #sessions = new Set<WebSocketSession>();
+  #sessions = new Map<WebSocketSession, SessionEntry>();
   #perAddress = new Map<string, number>();
   #closing = false;
-  #running = new Set<Promise<void>>();
+  /** Callers of `sessionsClosed`, resolved when no session is left. */
+  #idleWaiters: (() => void)[] = [];
 
   /** Creates a handler that asks `producer` for a session handler on each valid handshake. */
   constructor(producer: HandlerProducer, options: WebSocketHandlerOptions = {}) {
@@ -157,9 +211,9 @@ export class WebSocketHandler {
     this.#logger = options.logger;
   }
 
-  /** Sessions open (or opening) now. */
-  get sessions(): ReadonlySet<WebSocketSession> {
-    return this.#sessions;
+  /** How many sessions are open (or opening) now. */
+  get sessionCount(): number {
+    return this.#sessions.size;
   }
 
   #refuse(refusal: HandshakeRefusal, remote: string): Response {
@@ -218,13 +272,7 @@ export class WebSocketHandler {
     }
     // checkHandshake has already rejected a malformed protocol header.
     const protocols = parseProtocols(request.headers) ?? [];
-    const snapshot: SessionRequest = {
-      url: new URL(request.url),
-      headers: new Headers(request.headers),
-      remoteHostname: peer.hostname,
-      remotePort: peer.port,
-      protocols,
-    };
+    const snapshot = new RequestSnapshot(request, peer, protocols);
     const handler = this.#producer(snapshot, protocols);
     const protocol = handler?.socketProtocol ?? null;
     if (!handler || (protocol !== null && !protocols.includes(protocol))) {
@@ -259,60 +307,105 @@ export class WebSocketHandler {
       remoteAddress: remote,
       metrics: this.#metrics,
       logger: this.#logger,
+      observer: this,
+    });
+    this.#sessions.set(session, {
+      handler,
+      request,
+      remote,
+      startedMs: performance.now(),
+      opened: false,
+      pending: 2,
+      closeInfo: undefined,
     });
     const address = request.remoteHostname;
-    this.#sessions.add(session);
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
-    const started = performance.now();
-    let opened = false;
-    const run = (async () => {
-      await session.opened;
-      if (!session.isConnected) return;
-      opened = true;
-      this.#metrics?.countSessionOpen();
-      this.#logger?.info("session.open", {
-        session: session.id,
-        remote,
-        protocol: session.protocol || undefined,
-        path: request.url.pathname,
-      });
-      try {
-        await handler.handleSession(request, session);
-        await session.close(CloseCode.Normal);
-      } catch (error) {
-        this.#logger?.error("session.handler_failed", {
-          session: session.id,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        await session.close(CloseCode.InternalError, "internal error");
-      }
-    })();
-    const finished = (async () => {
-      await run;
-      const { code, reason } = await session.closed;
-      // Free the slot before the close is logged, so whoever sees the line can reconnect.
-      this.#sessions.delete(session);
-      const left = (this.#perAddress.get(address) ?? 1) - 1;
-      if (left === 0) this.#perAddress.delete(address);
-      else this.#perAddress.set(address, left);
-      if (opened) this.#metrics?.countSessionClose(code);
-      this.#logger?.info("session.close", {
-        session: session.id,
-        remote,
-        protocol: session.protocol || undefined,
-        code,
-        reason: reason || undefined,
-        duration_ms: Math.round(performance.now() - started),
-        received: session.messagesReceived,
-        sent: session.messagesSent,
-      });
-    })().finally(() => this.#running.delete(finished));
-    this.#running.add(finished);
   }
 
-  /** Resolves once every session open now has closed and been counted and logged. */
-  async sessionsClosed(): Promise<void> {
-    await Promise.allSettled([...this.#running]);
+  /** Runs the session's handler once it is open ({@linkcode SessionObserver}). */
+  sessionOpened(session: WebSocketSession): void {
+    const entry = this.#sessions.get(session);
+    if (!entry || !session.isConnected) return;
+    entry.opened = true;
+    this.#metrics?.countSessionOpen();
+    if (this.#logger?.enabled("info")) {
+      this.#logger.info("session.open", {
+        session: session.id,
+        remote: entry.remote,
+        protocol: session.protocol || undefined,
+        path: entry.request.url.pathname,
+      });
+    }
+    let running: Promise<void> | void;
+    try {
+      running = entry.handler.handleSession(entry.request, session);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    // One reaction per session, not a chain: an idle session holds as little as possible.
+    Promise.resolve(running).then(
+      () => this.#handlerReturned(session, entry, null),
+      (error) => this.#handlerReturned(session, entry, { error }),
+    );
+  }
+
+  /** Closes the session the handler left open (1011 if it threw), then settles it. */
+  async #handlerReturned(
+    session: WebSocketSession,
+    entry: SessionEntry,
+    failure: { error: unknown } | null,
+  ) {
+    if (failure === null) {
+      await session.close(CloseCode.Normal);
+    } else {
+      const { error } = failure;
+      this.#logger?.error("session.handler_failed", {
+        session: session.id,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      await session.close(CloseCode.InternalError, "internal error");
+    }
+    this.#settle(session, entry);
+  }
+
+  /** Notes how the session ended ({@linkcode SessionObserver}). */
+  sessionClosed(session: WebSocketSession, info: CloseInfo): void {
+    const entry = this.#sessions.get(session);
+    if (!entry) return;
+    entry.closeInfo = info;
+    // A session that never opened has no handler to wait for.
+    if (!entry.opened) entry.pending--;
+    this.#settle(session, entry);
+  }
+
+  /** Counts one of the session's last two events; after both, frees its slot and logs it. */
+  #settle(session: WebSocketSession, entry: SessionEntry): void {
+    if (--entry.pending > 0) return;
+    // Free the slot before the close is logged, so whoever sees the line can reconnect.
+    this.#sessions.delete(session);
+    const address = entry.request.remoteHostname;
+    const left = (this.#perAddress.get(address) ?? 1) - 1;
+    if (left === 0) this.#perAddress.delete(address);
+    else this.#perAddress.set(address, left);
+    const { code, reason } = entry.closeInfo!;
+    if (entry.opened) this.#metrics?.countSessionClose(code);
+    this.#logger?.info("session.close", {
+      session: session.id,
+      remote: entry.remote,
+      protocol: session.protocol || undefined,
+      code,
+      reason: reason || undefined,
+      duration_ms: Math.round(performance.now() - entry.startedMs),
+      received: session.messagesReceived,
+      sent: session.messagesSent,
+    });
+    if (this.#sessions.size === 0) { for (const resolve of this.#idleWaiters.splice(0)) resolve(); }
+  }
+
+  /** Resolves once no session is open: each has closed, its handler returned, and it was logged. */
+  sessionsClosed(): Promise<void> {
+    if (this.#sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /**
@@ -325,7 +418,7 @@ export class WebSocketHandler {
     reason = "server shutting down",
   ): Promise<void> {
     this.#closing = true;
-    for (const session of this.#sessions) session.closeWhenDrained(code, reason);
+    for (const session of this.#sessions.keys()) session.closeWhenDrained(code, reason);
     await this.sessionsClosed();
   }
 }

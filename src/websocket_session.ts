@@ -83,6 +83,19 @@ export interface WebSocketSessionOptions {
   metrics?: Metrics;
   /** Where session lines go. Default: none. */
   logger?: Logger;
+  /** Told when the session opens and when it closes. Default: none. */
+  observer?: SessionObserver;
+}
+
+/**
+ * The owner of sessions (the route handler): told when each opens and closes. One observer
+ * serves every session, so an idle session costs no callbacks or promises of its own.
+ */
+export interface SessionObserver {
+  /** The session is open: its handler may start. */
+  sessionOpened(session: WebSocketSession): void;
+  /** The session has closed (or failed to open). */
+  sessionClosed(session: WebSocketSession, info: CloseInfo): void;
 }
 
 /** The default largest message: 16 MiB, as Bun's `maxPayloadLength`. */
@@ -152,34 +165,41 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   readonly remoteAddress: string;
   /** Default read timeout in milliseconds for this session; `0` means none. Settable. */
   readTimeoutMs: number;
-  /** Resolves when the session is open (or closes before opening). */
-  readonly opened: Promise<void>;
-  /** Resolves with the close code and reason when the session has closed. */
-  readonly closed: Promise<CloseInfo>;
   /** Messages received since the session opened. */
   messagesReceived = 0;
   /** Messages sent since the session opened. */
   messagesSent = 0;
 
   #socket: WebSocket;
-  #queue: WebSocketMessage[] = [];
+  /** Received messages no read has taken yet; allocated only when one waits. */
+  #queue: WebSocketMessage[] | undefined;
   /** UTF-8 sizes of the queued messages, index for index. */
   #queueSizes: number[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
-  #reads: PendingRead[] = [];
+  /** The oldest waiting read: an idle session holds just this one. */
+  #read: PendingRead | undefined;
+  /** Reads made while another was waiting, oldest first (rare). */
+  #laterReads: PendingRead[] | undefined;
   #ended = false;
   #closeRequested = false;
   /** The close this side sent, if it closed first. */
   #closeSent: { code: number; reason: string } | undefined;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
   #closeWhenDrained: { code: number; reason: string } | undefined;
+  /** How the session ended, once it has. */
+  #closeInfo: CloseInfo | undefined;
+  /** Callers of `opened` and `closed`, created only when someone asks. */
+  #openWaiters: (() => void)[] | undefined;
+  #closeWaiters: ((info: CloseInfo) => void)[] | undefined;
   #maxMessageBytes: number;
   #maxSendBufferBytes: number;
   #maxReadQueueBytes: number;
   #highWaterMark: number;
   #metrics: Metrics | undefined;
   #logger: Logger | undefined;
+  #debug: boolean;
+  #observer: SessionObserver | undefined;
 
   /** Wraps `socket`, which must be a fresh server-side socket from `Deno.upgradeWebSocket`. */
   constructor(socket: WebSocket, options: WebSocketSessionOptions = {}) {
@@ -198,30 +218,46 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     );
     this.#metrics = options.metrics;
     this.#logger = options.logger;
+    this.#debug = options.logger?.enabled("debug") ?? false;
+    this.#observer = options.observer;
     socket.binaryType = "arraybuffer";
-    this.opened = new Promise((resolve) => {
-      socket.onopen = () => resolve();
-      socket.addEventListener("close", () => resolve(), { once: true });
-    });
-    this.closed = new Promise((resolve) => {
-      socket.onclose = (event) => {
-        this.#end();
-        // When this side closed, its code says why the session ended, even if the peer never
-        // answered (Deno then reports 0 or 1006).
-        const sent = this.#closeSent;
-        resolve({
-          code: sent?.code ?? event.code,
-          reason: sent?.reason ?? event.reason,
-          wasClean: event.wasClean,
-        });
-      };
-    });
+    socket.onopen = () => this.#opened();
     socket.onmessage = (event) => this.#receive(event.data);
     // A failed connection is followed by a close event, which ends the session.
-    socket.onerror = (event) => {
-      const message = (event as ErrorEvent).message;
-      this.#log("debug", "session.error", { error: message });
+    socket.onclose = (event) => this.#closed(event);
+  }
+
+  #opened(): void {
+    if (this.#openWaiters) { for (const resolve of this.#openWaiters.splice(0)) resolve(); }
+    this.#observer?.sessionOpened(this);
+  }
+
+  #closed(event: CloseEvent): void {
+    this.#end();
+    // When this side closed, its code says why the session ended, even if the peer never
+    // answered (Deno then reports 0 or 1006).
+    const sent = this.#closeSent;
+    const info = {
+      code: sent?.code ?? event.code,
+      reason: sent?.reason ?? event.reason,
+      wasClean: event.wasClean,
     };
+    this.#closeInfo = info;
+    if (this.#openWaiters) { for (const resolve of this.#openWaiters.splice(0)) resolve(); }
+    if (this.#closeWaiters) { for (const resolve of this.#closeWaiters.splice(0)) resolve(info); }
+    this.#observer?.sessionClosed(this, info);
+  }
+
+  /** Resolves when the session is open (or has closed before opening). */
+  get opened(): Promise<void> {
+    if (this.#closeInfo || this.#socket.readyState !== WebSocket.CONNECTING) return RESOLVED;
+    return new Promise((resolve) => (this.#openWaiters ??= []).push(resolve));
+  }
+
+  /** Resolves with the close code and reason once the session has closed. */
+  get closed(): Promise<CloseInfo> {
+    if (this.#closeInfo) return Promise.resolve(this.#closeInfo);
+    return new Promise((resolve) => (this.#closeWaiters ??= []).push(resolve));
   }
 
   /** True while messages can be read and sent. */
@@ -261,20 +297,20 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       );
       return;
     }
-    if (this.#logger?.enabled("debug")) {
+    if (this.#debug) {
       this.#log("debug", "session.message", {
         kind: message.kind,
         bytes,
         data: message.kind === "text" ? message.data : undefined,
       });
     }
-    const read = this.#reads.shift();
+    const read = this.#takeRead();
     if (read) {
       if (read.timer !== undefined) clearTimeout(read.timer);
       read.resolve(message);
       return;
     }
-    this.#queue.push(message);
+    (this.#queue ??= []).push(message);
     this.#queueSizes.push(bytes);
     this.#queuedBytes += bytes;
     if (this.#queuedBytes > this.#maxReadQueueBytes) {
@@ -291,8 +327,24 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     }
   }
 
+  #takeRead(): PendingRead | undefined {
+    const read = this.#read;
+    if (read) this.#read = this.#laterReads?.shift();
+    return read;
+  }
+
+  #addRead(read: PendingRead): void {
+    if (this.#read) (this.#laterReads ??= []).push(read);
+    else this.#read = read;
+  }
+
+  #removeRead(read: PendingRead): void {
+    if (this.#read === read) this.#read = this.#laterReads?.shift();
+    else if (this.#laterReads) this.#laterReads = this.#laterReads.filter((r) => r !== read);
+  }
+
   #dequeue(): WebSocketMessage | undefined {
-    if (this.#queueHead === this.#queue.length) return undefined;
+    if (this.#queue === undefined) return undefined;
     const message = this.#queue[this.#queueHead];
     this.#queuedBytes -= this.#queueSizes[this.#queueHead];
     this.#queueHead++;
@@ -308,7 +360,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   }
 
   #clearQueue(): void {
-    this.#queue = [];
+    this.#queue = undefined;
     this.#queueSizes = [];
     this.#queueHead = 0;
     this.#queuedBytes = 0;
@@ -316,7 +368,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   /** Resolves every waiting read with `null`. */
   #cancelReads(): void {
-    for (const read of this.#reads.splice(0)) {
+    for (let read = this.#takeRead(); read; read = this.#takeRead()) {
       if (read.timer !== undefined) clearTimeout(read.timer);
       read.resolve(null);
     }
@@ -338,7 +390,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
    * @returns the message, or `null` when the session closed (queued messages are still
    * returned first if the peer closed after sending them) or the read timeout passed.
    */
-  readMessage(options: ReadOptions = {}): Promise<WebSocketMessage | null> {
+  readMessage(options?: ReadOptions): Promise<WebSocketMessage | null> {
     const queued = this.#dequeue();
     if (queued) return Promise.resolve(queued);
     if (this.#ended || this.#closeRequested) return Promise.resolve(null);
@@ -346,17 +398,16 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       this.close(this.#closeWhenDrained.code, this.#closeWhenDrained.reason);
       return Promise.resolve(null);
     }
-    const timeoutMs = options.timeoutMs ?? this.readTimeoutMs;
+    const timeoutMs = options?.timeoutMs ?? this.readTimeoutMs;
     return new Promise((resolve) => {
       const read: PendingRead = { resolve, timer: undefined };
       if (timeoutMs > 0) {
         read.timer = setTimeout(() => {
-          const index = this.#reads.indexOf(read);
-          if (index !== -1) this.#reads.splice(index, 1);
+          this.#removeRead(read);
           resolve(null);
         }, timeoutMs);
       }
-      this.#reads.push(read);
+      this.#addRead(read);
     });
   }
 
@@ -404,18 +455,17 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {
     if (!this.isConnected) return RESOLVED;
     const socket = this.#socket;
-    if (socket.bufferedAmount + bytes > this.#maxSendBufferBytes) {
-      this.#log("warn", "session.limit", {
-        limit: "max_send_buffer_bytes",
-        bytes: socket.bufferedAmount + bytes,
-      });
-      this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");
-      return RESOLVED;
-    }
     socket.send(data);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
-    if (socket.bufferedAmount <= this.#highWaterMark) return RESOLVED;
+    // One look at the buffer per send: past the hard limit the peer is not reading at all.
+    const buffered = socket.bufferedAmount;
+    if (buffered > this.#maxSendBufferBytes) {
+      this.#log("warn", "session.limit", { limit: "max_send_buffer_bytes", bytes: buffered });
+      this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");
+      return RESOLVED;
+    }
+    if (buffered <= this.#highWaterMark) return RESOLVED;
     return this.#drain();
   }
 
@@ -442,7 +492,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       this.#closeWhenDrained = { code, reason };
       // A handler waiting for a read has nothing left to answer: close now. Otherwise it is
       // answering a message, and its next read sends the close.
-      if (this.#reads.length > 0) {
+      if (this.#read) {
         this.close(code, reason);
       }
     }
