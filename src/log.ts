@@ -86,7 +86,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = LOG_LEVELS.indexOf(options.level ?? "info");
   const format = options.format === "json" ? formatJson : formatText;
   const write = options.write ?? defaultWrite;
-  const enabled = (level: LogLevel) => LOG_LEVELS.indexOf(level) >= threshold;
+  // Decided once: `enabled` sits on hot paths.
+  const on: Record<LogLevel, boolean> = {
+    debug: threshold <= 0,
+    info: threshold <= 1,
+    warn: threshold <= 2,
+    error: true,
+  };
+  const enabled = (level: LogLevel) => on[level];
   const at = (level: LogLevel) => (event: string, fields?: LogFields) => {
     if (enabled(level)) write(format(level, event, fields), level);
   };

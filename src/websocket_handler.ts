@@ -389,16 +389,18 @@ export class WebSocketHandler implements SessionObserver {
     else this.#perAddress.set(address, left);
     const { code, reason } = entry.closeInfo!;
     if (entry.opened) this.#metrics?.countSessionClose(code);
-    this.#logger?.info("session.close", {
-      session: session.id,
-      remote: entry.remote,
-      protocol: session.protocol || undefined,
-      code,
-      reason: reason || undefined,
-      duration_ms: Math.round(performance.now() - entry.startedMs),
-      received: session.messagesReceived,
-      sent: session.messagesSent,
-    });
+    if (this.#logger?.enabled("info")) {
+      this.#logger.info("session.close", {
+        session: session.id,
+        remote: entry.remote,
+        protocol: session.protocol || undefined,
+        code,
+        reason: reason || undefined,
+        duration_ms: Math.round(performance.now() - entry.startedMs),
+        received: session.messagesReceived,
+        sent: session.messagesSent,
+      });
+    }
     if (this.#sessions.size === 0) { for (const resolve of this.#idleWaiters.splice(0)) resolve(); }
   }
 
