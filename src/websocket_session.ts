@@ -124,6 +124,15 @@ export const CloseCode = {
 /** Upper bound of the wait between send-buffer checks while waiting for it to drain. */
 const MAX_DRAIN_POLL_MS = 32;
 
+/**
+ * On shutdown the close is sent once the peer has sent nothing for this long: frames it wrote
+ * before the signal may still be on the wire, and Deno drops a connection that receives data
+ * after its close went out (the peer then loses the echoes in flight too).
+ */
+const SHUTDOWN_QUIET_MS = 100;
+/** ...or once this long has passed, so a peer that never stops cannot hold the shutdown. */
+const SHUTDOWN_GRACE_MS = 1000;
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
 let nextSessionId = 1;
@@ -186,7 +195,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   /** The close this side sent, if it closed first. */
   #closeSent: { code: number; reason: string } | undefined;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
-  #closeWhenDrained: { code: number; reason: string } | undefined;
+  #closeWhenDrained: { code: number; reason: string; takeUntilMs: number } | undefined;
   /** How the session ended, once it has. */
   #closeInfo: CloseInfo | undefined;
   /** Callers of `opened` and `closed`, created only when someone asks. */
@@ -275,8 +284,10 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   }
 
   #receive(data: string | ArrayBuffer): void {
-    // After a close was asked for, new messages are not taken on: the peer is told to stop.
-    if (this.#ended || this.#closeRequested || this.#closeWhenDrained) return;
+    // After a close was sent, new messages are not taken on: the peer is told to stop. On
+    // shutdown, messages are taken on through the grace: they were on the wire already.
+    if (this.#ended || this.#closeRequested) return;
+    if (this.#closeWhenDrained && performance.now() > this.#closeWhenDrained.takeUntilMs) return;
     let message: WebSocketMessage;
     let bytes: number;
     if (typeof data === "string") {
@@ -395,8 +406,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     if (queued) return Promise.resolve(queued);
     if (this.#ended || this.#closeRequested) return Promise.resolve(null);
     if (this.#closeWhenDrained) {
-      this.close(this.#closeWhenDrained.code, this.#closeWhenDrained.reason);
-      return Promise.resolve(null);
+      return new Promise((resolve) => {
+        const read: PendingRead = { resolve, timer: undefined };
+        this.#closeWhenQuiet(read);
+        this.#addRead(read);
+      });
     }
     const timeoutMs = options?.timeoutMs ?? this.readTimeoutMs;
     return new Promise((resolve) => {
@@ -482,21 +496,35 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   }
 
   /**
-   * Closes the session once the handler has read every message already received: reads
-   * return the queued messages (and sends still work, so each can be answered), then the
-   * close is sent and reads resolve `null`. Messages arriving after this call are dropped.
-   * The server uses it on shutdown so no message sent before the signal goes unanswered.
+   * Closes the session once the handler has read every message the peer had sent: reads
+   * return the queued messages (and sends still work, so each can be answered); messages
+   * still arriving are taken on until the peer has been quiet for 100 ms (at most 1 s after
+   * this call); then the close is sent and reads resolve `null`. The server uses it on
+   * shutdown so no message sent before the signal goes unanswered.
    */
   closeWhenDrained(code: number = CloseCode.GoingAway, reason = ""): Promise<CloseInfo> {
     if (!this.#closeWhenDrained && !this.#closeRequested && !this.#ended) {
-      this.#closeWhenDrained = { code, reason };
-      // A handler waiting for a read has nothing left to answer: close now. Otherwise it is
-      // answering a message, and its next read sends the close.
-      if (this.#read) {
-        this.close(code, reason);
+      this.#closeWhenDrained = { code, reason, takeUntilMs: performance.now() + SHUTDOWN_GRACE_MS };
+      // A handler waiting for a read closes once the peer has been quiet for a moment.
+      // Otherwise it is answering a message, and its next read starts that wait.
+      for (const read of [this.#read, ...(this.#laterReads ?? [])]) {
+        if (!read) continue;
+        if (read.timer !== undefined) clearTimeout(read.timer);
+        this.#closeWhenQuiet(read);
       }
     }
     return this.closed;
+  }
+
+  /** Arms `read` to send the shutdown close unless a message comes first. */
+  #closeWhenQuiet(read: PendingRead): void {
+    const { code, reason, takeUntilMs } = this.#closeWhenDrained!;
+    const waitMs = Math.max(0, Math.min(SHUTDOWN_QUIET_MS, takeUntilMs - performance.now()));
+    read.timer = setTimeout(() => {
+      this.#removeRead(read);
+      this.close(code, reason);
+      read.resolve(null);
+    }, waitMs);
   }
 
   /**
