@@ -54,6 +54,9 @@ export function exitOnSignals(server: Stoppable, options: ExitOnSignalsOptions =
     server.shutdown().then(() => {
       clearTimeout(deadline);
       Deno.exit(0);
+    }, (error) => {
+      logger?.error("process.shutdown_failed", { error: String(error) });
+      Deno.exit(FORCED_EXIT_STATUS);
     });
   };
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
