@@ -84,8 +84,10 @@ class ServerProcess implements AsyncDisposable {
 
   async #collect(stream: ReadableStream<Uint8Array>, name: OutputLine["stream"]) {
     let rest = "";
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      rest += text;
+    // A plain TextDecoder: TextDecoderStream's types clash with the DOM lib the browser test loads.
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      rest += decoder.decode(chunk, { stream: true });
       let newline;
       while ((newline = rest.indexOf("\n")) !== -1) {
         this.lines.push({ stream: name, text: rest.slice(0, newline) });
