@@ -386,3 +386,26 @@ export async function rawWebSocket(
   }
   return { conn, frames: new FrameReader(conn) };
 }
+
+/** The repository root, where `main.ts` and `deno.json` are. */
+export const REPO_ROOT: string = new URL("..", import.meta.url).pathname;
+
+/** The real server process: `deno run -P main.ts ARGS` from the repository root, piped. */
+export function mainCommand(args: string[]): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-P", "main.ts", ...args],
+    cwd: REPO_ROOT,
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+/** Deno's warning that permissions in deno.json are experimental, printed by every `-P` run. */
+const PERMISSION_WARNING = /Permissions in the config file is an experimental feature/;
+
+/** True for a process output line worth asserting on: not empty, not Deno's `-P` warning. */
+export function isServerLine(line: string): boolean {
+  return line !== "" && !PERMISSION_WARNING.test(line);
+}

@@ -8,6 +8,7 @@ import {
   parseConfig,
   parseDurationMs,
 } from "../src/config.ts";
+import { isServerLine, mainCommand } from "./_helpers.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -144,16 +145,9 @@ Deno.test("durations and sizes take units", () => {
 
 /** Runs main.ts with `args` and returns its exit code, stdout and stderr. */
 async function runMain(args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P", "main.ts", ...args],
-    cwd: REPO,
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+  const output = await mainCommand(args).output();
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  const stderr = decode(output.stderr).split("\n")
-    .filter((line) => line !== "" && !line.includes("experimental feature")).join("\n");
+  const stderr = decode(output.stderr).split("\n").filter(isServerLine).join("\n");
   return { code: output.code, stdout: decode(output.stdout), stderr };
 }
 

@@ -10,13 +10,14 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import {
   closeEvent,
   closePayload,
   encodeClientFrame,
   FrameReader,
   handshakeRequest,
+  isServerLine,
+  mainCommand,
   nextMessage,
   Opcode,
   openWebSocket,
@@ -29,7 +30,6 @@ import {
 import type { RawResponse, ServerFrame } from "./_helpers.ts";
 
 /** The repository root, where `main.ts` and `deno.json` are. */
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** Safety net only: a child process still alive after this long is killed (never a timing check). */
 const GUARD_MS = 30_000;
@@ -59,14 +59,7 @@ class ServerProcess implements AsyncDisposable {
   #guard: ReturnType<typeof setTimeout>;
 
   constructor(args: string[]) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-P", "main.ts", ...args],
-      cwd: ROOT,
-      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    this.child = mainCommand(args).spawn();
     this.#guard = setTimeout(() => this.#kill("SIGKILL"), GUARD_MS);
     this.status = this.child.status.then((status) => {
       this.exited = true;
@@ -148,7 +141,7 @@ class ServerProcess implements AsyncDisposable {
     return this.lines
       .filter((line) => stream === undefined || line.stream === stream)
       .map((line) => line.text)
-      .filter((text) => !/Permissions in the config file is an experimental feature/.test(text));
+      .filter(isServerLine);
   }
 
   /** Everything it wrote, for failure messages. */

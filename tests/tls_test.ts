@@ -8,22 +8,23 @@
  */
 
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import {
   closePayload,
   encodeClientFrame,
   FrameReader,
+  isServerLine,
+  mainCommand,
   Opcode,
   parseClose,
   patternBytes,
   rawWebSocket,
+  REPO_ROOT,
   sameBytes,
   startServer,
 } from "./_helpers.ts";
 import type { ServerFrame } from "./_helpers.ts";
 
 /** The repository root, where `main.ts` and `deno.json` are. */
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 /** A certificate and its key, PEM. */
 interface Pems {
@@ -223,7 +224,7 @@ Deno.test({
       const script = await fetch(`https://localhost:${t.server.addr.port}/app.js`, { client });
       assert.equal(script.status, 200);
       const source = await script.text();
-      assert.equal(source, await Deno.readTextFile(`${ROOT}/static/app.js`));
+      assert.equal(source, await Deno.readTextFile(`${REPO_ROOT}/static/app.js`));
       // The scheme follows the page's: wss: for https:, ws: otherwise, on the page's own host.
       assert.match(source, /\.protocol === "https:" \? "wss:" : "ws:"/);
       assert.match(source, /`\$\{scheme\}\/\/\$\{\w+\.host\}\/echo`/);
@@ -233,23 +234,9 @@ Deno.test({
   },
 });
 
-/** Runs `deno run -P main.ts` with `args`; resolves with its status and output once it ends. */
-function runMain(args: string[]): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P", "main.ts", ...args],
-    cwd: ROOT,
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
 /** Output lines without Deno's warning about permissions in deno.json. */
 function linesOf(bytes: Uint8Array): string[] {
-  return new TextDecoder().decode(bytes).split("\n").filter((line) =>
-    line !== "" && !/Permissions in the config file is an experimental feature/.test(line)
-  );
+  return new TextDecoder().decode(bytes).split("\n").filter(isServerLine);
 }
 
 Deno.test({
@@ -262,7 +249,7 @@ Deno.test({
     try {
       await Deno.writeTextFile(`${dir}/cert.pem`, cert);
       await Deno.writeTextFile(`${dir}/key.pem`, key);
-      const child = runMain([
+      const child = mainCommand([
         "--port=0",
         "--hostname=127.0.0.1",
         `--tls-cert=${dir}/cert.pem`,
@@ -301,7 +288,7 @@ Deno.test("a missing --tls-cert file stops the process with status 2 and one lin
   const dir = await Deno.makeTempDir({ prefix: "tls_missing_" });
   try {
     await Deno.writeTextFile(`${dir}/key.pem`, "not used");
-    const { code, stdout, stderr } = await runMain([
+    const { code, stdout, stderr } = await mainCommand([
       "--port=0",
       "--hostname=127.0.0.1",
       `--tls-cert=${dir}/missing.pem`,
