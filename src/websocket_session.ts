@@ -137,8 +137,13 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 let nextSessionId = 1;
 
+/** Any character outside ASCII: where UTF-8 needs more than one byte. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** UTF-8 length of a string without encoding it. */
 export function utf8ByteLength(text: string): number {
+  // Most text is ASCII, and a native scan is far cheaper than counting by hand.
+  if (!NON_ASCII.test(text)) return text.length;
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -190,8 +195,13 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #read: PendingRead | undefined;
   /** Reads made while another was waiting, oldest first (rare). */
   #laterReads: PendingRead[] | undefined;
+  /** Set by the open event; `isConnected` reads flags, not the socket, on the hot path. */
+  #open = false;
   #ended = false;
   #closeRequested = false;
+  /** The message the handler read last and its size, so echoing it does not measure it again. */
+  #lastRead: WebSocketMessage | undefined;
+  #lastReadBytes = 0;
   /** The close this side sent, if it closed first. */
   #closeSent: { code: number; reason: string } | undefined;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
@@ -237,6 +247,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   }
 
   #opened(): void {
+    this.#open = true;
     if (this.#openWaiters) { for (const resolve of this.#openWaiters.splice(0)) resolve(); }
     this.#observer?.sessionOpened(this);
   }
@@ -271,7 +282,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   /** True while messages can be read and sent. */
   get isConnected(): boolean {
-    return !this.#ended && !this.#closeRequested && this.#socket.readyState === WebSocket.OPEN;
+    return this.#open && !this.#ended && !this.#closeRequested;
   }
 
   /** Bytes handed to the socket and not yet written to the network. */
@@ -318,6 +329,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const read = this.#takeRead();
     if (read) {
       if (read.timer !== undefined) clearTimeout(read.timer);
+      this.#lastRead = message;
+      this.#lastReadBytes = bytes;
       read.resolve(message);
       return;
     }
@@ -357,7 +370,10 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #dequeue(): WebSocketMessage | undefined {
     if (this.#queue === undefined) return undefined;
     const message = this.#queue[this.#queueHead];
-    this.#queuedBytes -= this.#queueSizes[this.#queueHead];
+    const bytes = this.#queueSizes[this.#queueHead];
+    this.#queuedBytes -= bytes;
+    this.#lastRead = message;
+    this.#lastReadBytes = bytes;
     this.#queueHead++;
     if (this.#queueHead === this.#queue.length) {
       this.#clearQueue();
@@ -463,7 +479,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   /** Sends a message with its own kind: text as text, binary as binary. */
   send(message: WebSocketMessage): Promise<void> {
-    return message.kind === "text" ? this.sendText(message.data) : this.sendBinary(message.data);
+    if (message.kind === "binary") {
+      return this.#send(message.data, "binary", message.data.byteLength);
+    }
+    const bytes = message === this.#lastRead ? this.#lastReadBytes : utf8ByteLength(message.data);
+    return this.#send(message.data, "text", bytes);
   }
 
   #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {
