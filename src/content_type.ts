@@ -17,6 +17,7 @@ import mimeDb from "mime-db";
 interface MimeEntry {
   source?: string;
   charset?: string;
+  compressible?: boolean;
   extensions?: string[];
 }
 
@@ -45,6 +46,13 @@ function buildTable(): Map<string, string> {
 }
 
 const TABLE = buildTable();
+
+/** True when files of this `Content-Type` shrink under gzip or brotli (as mime-db says). */
+export function isCompressible(contentType: string): boolean {
+  const type = contentType.split(";")[0];
+  const entry = (mimeDb as Record<string, MimeEntry>)[type];
+  return entry?.compressible ?? type.startsWith("text/");
+}
 
 /** The `Content-Type` for a file name, by its extension; `application/octet-stream` if unknown. */
 export function contentTypeFor(fileName: string): string {

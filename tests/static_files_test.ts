@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createStaticHandler, parseRange, resolveRequestPath } from "../src/static_files.ts";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
+import {
+  acceptsEncoding,
+  createStaticHandler,
+  parseRange,
+  resolveRequestPath,
+} from "../src/static_files.ts";
 
 /** A temporary static root with a few files, removed by `await using`. */
 async function staticRoot(): Promise<{ root: string } & AsyncDisposable> {
@@ -296,4 +302,47 @@ Deno.test("parseRange reads the byte-range forms", () => {
   assert.deepEqual(parseRange("bytes=-10", 5), { start: 0, end: 4 });
   assert.equal(parseRange(null, 5), "full");
   assert.equal(parseRange("bytes=9-", 5), "unsatisfiable");
+});
+
+Deno.test("compressible files come precompressed to clients that accept br or gzip", async () => {
+  await using fixture = await staticRoot();
+  const text = "function hello() { return 'hello, world'; }\n".repeat(200);
+  await Deno.writeTextFile(join(fixture.root, "big.js"), text);
+  const serve = createStaticHandler(fixture.root);
+  const plain = await serve(get("/big.js"));
+  assert.equal(plain.headers.get("vary"), "Accept-Encoding");
+  assert.equal(plain.headers.get("content-encoding"), null);
+  assert.equal(await plain.text(), text);
+  for (const [accept, encoding] of [["gzip, deflate, br", "br"], ["gzip", "gzip"]]) {
+    const response = await serve(get("/big.js", { "accept-encoding": accept }));
+    assert.equal(response.headers.get("content-encoding"), encoding, accept);
+    assert.equal(response.headers.get("vary"), "Accept-Encoding");
+    assert.notEqual(response.headers.get("etag"), plain.headers.get("etag"));
+    const encoded = new Uint8Array(await response.arrayBuffer());
+    assert.equal(response.headers.get("content-length"), String(encoded.length));
+    assert.ok(encoded.length < text.length / 5, `${encoding} is smaller`);
+    const decoded = encoding === "br" ? brotliDecompressSync(encoded) : gunzipSync(encoded);
+    assert.equal(new TextDecoder().decode(decoded), text, encoding);
+  }
+  const refused = await serve(get("/big.js", { "accept-encoding": "br;q=0, gzip;q=0" }));
+  assert.equal(refused.headers.get("content-encoding"), null);
+  await refused.body?.cancel();
+  const ranged = await serve(get("/big.js", { "accept-encoding": "br", range: "bytes=0-7" }));
+  assert.equal(ranged.status, 206);
+  assert.equal(ranged.headers.get("content-encoding"), null, "ranges come from the file itself");
+  assert.equal(await ranged.text(), text.slice(0, 8));
+  const small = await serve(get("/app.js", { "accept-encoding": "br" }));
+  assert.equal(small.headers.get("content-encoding"), null, "tiny files are not compressed");
+  await small.body?.cancel();
+  const image = await serve(get("/logo.png", { "accept-encoding": "br" }));
+  assert.equal(image.headers.get("vary"), null);
+  await image.body?.cancel();
+});
+
+Deno.test("acceptsEncoding honours weights and the wildcard", () => {
+  assert.equal(acceptsEncoding("gzip, br", "br"), true);
+  assert.equal(acceptsEncoding("br;q=0", "br"), false);
+  assert.equal(acceptsEncoding("*", "gzip"), true);
+  assert.equal(acceptsEncoding("*;q=0, gzip", "br"), false);
+  assert.equal(acceptsEncoding(null, "gzip"), false);
 });
