@@ -20,7 +20,8 @@ import { CloseCode } from "./websocket_session.ts";
 /**
  * Echoes every message with its own kind (text as text, binary as binary, empty ones too)
  * until the peer closes, then closes. A read timeout, if the session has one, ends it with
- * 1000 "read timeout".
+ * 1000 "read timeout". Without one it uses the session's push mode: a peer that does not read
+ * its echoes is closed at the send-buffer limit (1008), as Bun and uWebSockets do.
  */
 export class EchoHandler implements WebSocketSessionHandler {
   /** The subprotocol a client must offer: `echo`. */
@@ -31,6 +32,13 @@ export class EchoHandler implements WebSocketSessionHandler {
 
   /** Echoes until the session ends. */
   async handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
+    if (session.readTimeoutMs === 0) {
+      // Push mode: each message is answered as it arrives, with no promise per message, so
+      // the session layer costs next to nothing over a raw Deno echo.
+      await session.listen((message) => void session.send(message));
+      return;
+    }
+    // With a read timeout, reads say when the peer has gone quiet.
     let message;
     while ((message = await session.readMessage()) !== null) await session.send(message);
     if (session.isConnected) await session.close(CloseCode.Normal, "read timeout");

@@ -195,6 +195,12 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #read: PendingRead | undefined;
   /** Reads made while another was waiting, oldest first (rare). */
   #laterReads: PendingRead[] | undefined;
+  /** Push mode ({@linkcode WebSocketSession.listen}): who gets each message as it arrives. */
+  #listener: ((message: WebSocketMessage) => void) | undefined;
+  /** Resolves the promise `listen` returned. */
+  #listenDone: (() => void) | undefined;
+  /** In push mode on shutdown: sends the close once the peer has gone quiet. */
+  #quietTimer: ReturnType<typeof setTimeout> | undefined;
   /** Set by the open event; `isConnected` reads flags, not the socket, on the hot path. */
   #open = false;
   #ended = false;
@@ -326,6 +332,13 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
         data: message.kind === "text" ? message.data : undefined,
       });
     }
+    if (this.#listener) {
+      this.#lastRead = message;
+      this.#lastReadBytes = bytes;
+      this.#push(message);
+      if (this.#closeWhenDrained) this.#armQuietTimer();
+      return;
+    }
     const read = this.#takeRead();
     if (read) {
       if (read.timer !== undefined) clearTimeout(read.timer);
@@ -349,6 +362,55 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
         "read queue over limit: messages arrive faster than handled",
       );
     }
+  }
+
+  /** Hands one message to the listener; a listener that throws fails the session (1011). */
+  #push(message: WebSocketMessage): void {
+    try {
+      this.#listener!(message);
+    } catch (error) {
+      this.#log("warn", "session.listener_failed", {
+        error: error instanceof Error ? error.message : String(error),
+      });
+      this.close(CloseCode.InternalError, "internal error");
+    }
+  }
+
+  /** Ends push mode: the promise `listen` returned resolves. */
+  #stopListening(): void {
+    const done = this.#listenDone;
+    this.#listener = undefined;
+    this.#listenDone = undefined;
+    if (this.#quietTimer !== undefined) clearTimeout(this.#quietTimer);
+    done?.();
+  }
+
+  /** (Re)starts the shutdown wait of push mode: the close goes once the peer is quiet. */
+  #armQuietTimer(): void {
+    const { code, reason, takeUntilMs } = this.#closeWhenDrained!;
+    if (this.#quietTimer !== undefined) clearTimeout(this.#quietTimer);
+    const waitMs = Math.max(0, Math.min(SHUTDOWN_QUIET_MS, takeUntilMs - performance.now()));
+    this.#quietTimer = setTimeout(() => this.close(code, reason), waitMs);
+  }
+
+  /**
+   * Push mode, for handlers that answer each message at once: `listener` is called with
+   * every message as it arrives, in order (those already queued first), with no promise per
+   * message. Sends made from it do not wait on backpressure; the send-buffer limit guards a
+   * peer that does not read. Resolves when the session closes (or is closing). Reads must
+   * not be mixed with it.
+   */
+  listen(listener: (message: WebSocketMessage) => void): Promise<void> {
+    if (this.#listener) throw new Error("this session already has a listener");
+    return new Promise((resolve) => {
+      this.#listenDone = resolve;
+      this.#listener = listener;
+      for (let message = this.#dequeue(); message && this.#listener; message = this.#dequeue()) {
+        this.#push(message);
+      }
+      if (this.#ended || this.#closeRequested) this.#stopListening();
+      else if (this.#closeWhenDrained) this.#armQuietTimer();
+    });
   }
 
   #takeRead(): PendingRead | undefined {
@@ -409,6 +471,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     if (this.#ended) return;
     this.#ended = true;
     this.#cancelReads();
+    this.#stopListening();
   }
 
   /**
@@ -532,6 +595,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
         if (read.timer !== undefined) clearTimeout(read.timer);
         this.#closeWhenQuiet(read);
       }
+      if (this.#listener) this.#armQuietTimer();
     }
     return this.closed;
   }
@@ -556,6 +620,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       this.#closeRequested = true;
       // Reads waiting now can never be answered; queued messages stay readable.
       this.#cancelReads();
+      this.#stopListening();
       try {
         this.#socket.close(code, reason);
         this.#closeSent = { code, reason };

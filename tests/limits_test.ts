@@ -106,26 +106,46 @@ function mebibytes(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-Deno.test("an echo client that does not read is closed with 1008 and its memory freed", async () => {
-  const limit = 256 * 1024;
-  await using t = startServer({ maxSendBufferBytes: limit, maxReadQueueBytes: limit });
-  const rssBefore = Deno.memoryUsage().rss;
-  const frame = encodeClientFrame(Opcode.Binary, new Uint8Array(64 * 1024));
-  const limited = t.log.waitFor(/session\.limit/);
-  const { close, written } = await floodWithoutReading(t.server.addr.port, frame, 512);
-  await t.server.sessionsClosed();
-  // The echo handler waits on backpressure, so what grows is its unread input.
-  assert.match(await limited, /limit=max_read_queue_bytes/);
-  assert.equal(t.server.metrics.closes.get(1008), 1);
-  assert.match(t.log.lines.join("\n"), /session\.close .* code=1008 reason="read queue over limit/);
-  if (close) assert.equal(close.code, 1008);
-  const rssAfter = Deno.memoryUsage().rss;
-  console.log(
-    `slow consumer (read queue): wrote ${mebibytes(written)} unread; RSS before ` +
-      `${mebibytes(rssBefore)}, after ${mebibytes(rssAfter)}`,
-  );
-  await assertStillEchoes(t);
-});
+for (
+  const mode of [
+    // The echo answers at once (push mode): what grows is its unsent output.
+    { name: "push", options: {}, limit: "max_send_buffer_bytes", reason: "send buffer over limit" },
+    // With a read timeout it reads and waits on backpressure: what grows is its unread input.
+    {
+      name: "pull",
+      options: { readTimeoutMs: 60_000 },
+      limit: "max_read_queue_bytes",
+      reason: "read queue over limit",
+    },
+  ]
+) {
+  Deno.test(`an echo client that does not read is closed with 1008 and its memory freed (${mode.name} mode)`, async () => {
+    const limit = 256 * 1024;
+    await using t = startServer({
+      maxSendBufferBytes: limit,
+      maxReadQueueBytes: limit,
+      ...mode.options,
+    });
+    const rssBefore = Deno.memoryUsage().rss;
+    const frame = encodeClientFrame(Opcode.Binary, new Uint8Array(64 * 1024));
+    const limited = t.log.waitFor(/session\.limit/);
+    const { close, written } = await floodWithoutReading(t.server.addr.port, frame, 512);
+    await t.server.sessionsClosed();
+    assert.match(await limited, new RegExp(`limit=${mode.limit}`));
+    assert.equal(t.server.metrics.closes.get(1008), 1);
+    assert.match(
+      t.log.lines.join("\n"),
+      new RegExp(`session\\.close .* code=1008 reason="${mode.reason}`),
+    );
+    if (close) assert.equal(close.code, 1008);
+    const rssAfter = Deno.memoryUsage().rss;
+    console.log(
+      `slow consumer (${mode.name}): wrote ${mebibytes(written)} unread; RSS before ` +
+        `${mebibytes(rssBefore)}, after ${mebibytes(rssAfter)}`,
+    );
+    await assertStillEchoes(t);
+  });
+}
 
 Deno.test("a handler that ignores backpressure is closed with 1008 at the send-buffer limit", async () => {
   const limit = 256 * 1024;
