@@ -263,9 +263,25 @@ Deno.test("a large file is streamed whole and by range", async () => {
   await unread.body?.cancel(); // a client that goes away must not leak the open file
 });
 
+Deno.test("within the revalidation window a cached file is served without a look at the disk", async () => {
+  await using fixture = await staticRoot();
+  const serve = createStaticHandler(fixture.root, { revalidateMs: 60_000 });
+  assert.equal(await (await serve(get("/notes.txt"))).text(), "0123456789");
+  await Deno.writeTextFile(join(fixture.root, "notes.txt"), "changed, and longer");
+  assert.equal(
+    await (await serve(get("/notes.txt"))).text(),
+    "0123456789",
+    "still the cached copy",
+  );
+  // A file not in the cache is looked up at once.
+  await Deno.writeTextFile(join(fixture.root, "fresh.txt"), "fresh");
+  assert.equal(await (await serve(get("/fresh.txt"))).text(), "fresh");
+});
+
 Deno.test("new and changed files are served without a restart", async () => {
   await using fixture = await staticRoot();
-  const serve = createStaticHandler(fixture.root);
+  // Checking the disk on every request, as the default does once the window (1 s) has passed.
+  const serve = createStaticHandler(fixture.root, { revalidateMs: 0 });
   assert.equal((await serve(get("/later.txt"))).status, 404);
   await Deno.writeTextFile(join(fixture.root, "later.txt"), "first");
   assert.equal(await (await serve(get("/later.txt"))).text(), "first");
