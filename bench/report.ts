@@ -68,6 +68,11 @@ export function fmt(n: number): string {
   return n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
+/** Formats a ratio with three decimals, so a pass/fail at the threshold is visible. */
+function fmtRatio(n: number): string {
+  return Number.isFinite(n) ? n.toFixed(3) : "n/a";
+}
+
 function pct(n: number): string {
   return Number.isFinite(n) ? `${Math.round(n)}%` : "n/a";
 }
@@ -148,8 +153,8 @@ export function renderReport(report: Report): string {
     const errorSample = [...row.project, ...row.baseline].find((s) => s.errorSample)?.errorSample;
     if (errorSample) notes.push(`  - first error: \`${errorSample.replaceAll("`", "'")}\``);
     // The judged ratio is bold.
-    const raw = row.perCpu ? fmt(ratio) : `**${fmt(ratio)}**`;
-    const perCpu = row.perCpu ? `**${fmt(perCpuRatio)}**` : "";
+    const raw = row.perCpu ? fmtRatio(ratio) : `**${fmtRatio(ratio)}**`;
+    const perCpu = row.perCpu ? `**${fmtRatio(perCpuRatio)}**` : "";
     out.push(
       `| ${row.scenario} | ${row.metric} | ${cell(row.project, row.better)} | ${
         cell(row.baseline, row.better)
