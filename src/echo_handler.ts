@@ -30,6 +30,9 @@ export class EchoHandler implements WebSocketSessionHandler {
   /** Always {@linkcode EchoHandler.PROTOCOL}. */
   readonly socketProtocol: string = EchoHandler.PROTOCOL;
 
+  /** Echo reads no request header, so none is kept for the session. */
+  readonly requestHeaders: readonly string[] = [];
+
   /** Echoes until the session ends. */
   async handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
     if (session.readTimeoutMs === 0) {

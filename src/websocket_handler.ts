@@ -36,7 +36,10 @@ import type { CloseInfo, SessionObserver, WebSocketSessionOptions } from "./webs
 export interface SessionRequest {
   /** The request URL. */
   url: URL;
-  /** A copy of the request headers. */
+  /**
+   * The request headers: all of them while the producer runs; in `handleSession`, a copy of
+   * those the handler declared in `requestHeaders`.
+   */
   headers: Headers;
   /** The client's IP address (the TCP peer, not a proxy's forwarded header). */
   remoteHostname: string;
@@ -54,6 +57,12 @@ export interface WebSocketSessionHandler {
   /** The subprotocol this handler speaks, answered in the handshake; `null` for none. */
   readonly socketProtocol: string | null;
   /**
+   * The request headers `handleSession` reads, copied before the upgrade (Deno's request is
+   * gone after it); `"all"` copies every one, at about 2 KB per session.
+   * Default: {@linkcode DEFAULT_SESSION_HEADERS}.
+   */
+  readonly requestHeaders?: readonly string[] | "all";
+  /**
    * Runs the session. The session is open when this is called; when the returned promise
    * settles the server closes the session if the handler has not (1011 if it threw).
    */
@@ -61,9 +70,25 @@ export interface WebSocketSessionHandler {
 }
 
 /**
- * The snapshot behind {@linkcode SessionRequest}: the URL and headers are copied as plain
- * strings before the upgrade and turned into `URL` and `Headers` only when a handler asks, so
- * an idle session does not carry parsed copies it never reads.
+ * Request headers a session handler sees when it does not say which it needs: the ones
+ * handlers commonly read (identity, origin, proxies).
+ */
+export const DEFAULT_SESSION_HEADERS: readonly string[] = [
+  "host",
+  "origin",
+  "user-agent",
+  "cookie",
+  "authorization",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "sec-websocket-protocol",
+];
+
+/**
+ * The request behind {@linkcode SessionRequest}. While the producer runs it reads the live
+ * request; before the upgrade it keeps the headers the chosen handler needs, read one by one.
+ * (Iterating all of them would make Deno keep a copy of the whole list on the request for the
+ * connection's life: about 2 KB per session.)
  */
 class RequestSnapshot implements SessionRequest {
   readonly remoteHostname: string;
@@ -71,15 +96,15 @@ class RequestSnapshot implements SessionRequest {
   readonly protocols: string[];
   #url: string;
   #parsedUrl: URL | undefined;
-  /** Header names and values, alternating. */
-  #headerList: string[] | undefined;
+  /** The live request, until the snapshot is kept. */
+  #live: Request | undefined;
+  /** Kept header names and values, alternating, until someone asks for `headers`. */
+  #kept: string[] | undefined;
   #headers: Headers | undefined;
 
   constructor(request: Request, peer: { hostname: string; port: number }, protocols: string[]) {
     this.#url = request.url;
-    const list: string[] = [];
-    for (const [name, value] of request.headers) list.push(name, value);
-    this.#headerList = list;
+    this.#live = request;
     this.remoteHostname = peer.hostname;
     this.remotePort = peer.port;
     this.protocols = protocols;
@@ -90,14 +115,31 @@ class RequestSnapshot implements SessionRequest {
   }
 
   get headers(): Headers {
+    if (this.#live) return this.#live.headers;
     if (!this.#headers) {
       const headers = new Headers();
-      const list = this.#headerList!;
-      for (let i = 0; i < list.length; i += 2) headers.append(list[i], list[i + 1]);
+      const kept = this.#kept ?? [];
+      for (let i = 0; i < kept.length; i += 2) headers.append(kept[i], kept[i + 1]);
       this.#headers = headers;
-      this.#headerList = undefined;
+      this.#kept = undefined;
     }
     return this.#headers;
+  }
+
+  /** Keeps `names` (or every header, for `"all"`) and lets go of the live request. */
+  keep(names: readonly string[] | "all"): void {
+    const live = this.#live!;
+    const kept: string[] = [];
+    if (names === "all") {
+      for (const [name, value] of live.headers) kept.push(name, value);
+    } else {
+      for (const name of names) {
+        const value = live.headers.get(name);
+        if (value !== null) kept.push(name, value);
+      }
+    }
+    this.#kept = kept;
+    this.#live = undefined;
   }
 }
 
@@ -285,6 +327,7 @@ export class WebSocketHandler implements SessionObserver {
         })`,
       }, remote);
     }
+    snapshot.keep(handler.requestHeaders ?? DEFAULT_SESSION_HEADERS);
     // Deno's own protocol option splits only on ", " and throws on "chat,echo", so the
     // negotiated protocol is set on the 101 response here instead.
     const { socket, response } = Deno.upgradeWebSocket(request, {

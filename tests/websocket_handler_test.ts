@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Metrics } from "../src/metrics.ts";
 import { WebSocketHandler } from "../src/websocket_handler.ts";
 import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket_handler.ts";
-import { captureLog } from "./_helpers.ts";
+import { captureLog, rawWebSocket, startServer } from "./_helpers.ts";
 
 const INFO: Deno.ServeHandlerInfo = {
   remoteAddr: { transport: "tcp", hostname: "192.0.2.7", port: 40000 },
@@ -129,4 +129,43 @@ Deno.test("a handler that is shutting down refuses handshakes with 503 and Retry
   assert.equal(response.status, 503);
   assert.equal(response.headers.get("retry-after"), "5");
   assert.match(await response.text(), /shutting down/);
+});
+
+/** Opens a session whose handler reports the headers it sees in `handleSession`. */
+async function headersSeenBy(requestHeaders: readonly string[] | "all" | undefined) {
+  let resolve!: (headers: Headers) => void;
+  const seen = new Promise<Headers>((r) => resolve = r);
+  const handler: WebSocketSessionHandler = {
+    socketProtocol: "echo",
+    requestHeaders,
+    handleSession(request) {
+      resolve(request.headers);
+    },
+  };
+  await using t = startServer({ producer: () => handler });
+  const { conn, frames } = await rawWebSocket(t.server.addr.port, {
+    headers: { "X-Custom": "kept?", Cookie: "id=42", "User-Agent": "test-agent" },
+  });
+  const headers = await seen;
+  // The server closes the session when the handler returns; answer and hang up.
+  await frames.next();
+  conn.close();
+  return headers;
+}
+
+Deno.test("a session handler sees the common request headers by default, after the upgrade", async () => {
+  const headers = await headersSeenBy(undefined);
+  assert.equal(headers.get("cookie"), "id=42");
+  assert.equal(headers.get("user-agent"), "test-agent");
+  assert.equal(headers.get("sec-websocket-protocol"), "echo");
+  assert.equal(headers.get("x-custom"), null, "not declared, not kept");
+});
+
+Deno.test("a session handler sees exactly the request headers it declares, or all", async () => {
+  const declared = await headersSeenBy(["x-custom"]);
+  assert.deepEqual([...declared], [["x-custom", "kept?"]]);
+  const all = await headersSeenBy("all");
+  assert.equal(all.get("x-custom"), "kept?");
+  assert.equal(all.get("cookie"), "id=42");
+  assert.equal(all.get("sec-websocket-key"), "dGhlIHNhbXBsZSBub25jZQ==");
 });
