@@ -121,6 +121,9 @@ export const CloseCode = {
   InternalError: 1011,
 } as const;
 
+/** Sends look at the send buffer once this many bytes have gone out since the last look. */
+const BUFFER_CHECK_BYTES = 64 * 1024;
+
 /** Upper bound of the wait between send-buffer checks while waiting for it to drain. */
 const MAX_DRAIN_POLL_MS = 32;
 
@@ -205,6 +208,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #open = false;
   #ended = false;
   #closeRequested = false;
+  /** Bytes sent since the send buffer was last looked at. */
+  #uncheckedBytes = 0;
   /** The message the handler read last and its size, so echoing it does not measure it again. */
   #lastRead: WebSocketMessage | undefined;
   #lastReadBytes = 0;
@@ -555,7 +560,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     socket.send(data);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
-    // One look at the buffer per send: past the hard limit the peer is not reading at all.
+    // Reading the buffer size is a call into the runtime: small sends look every 64 KiB.
+    this.#uncheckedBytes += bytes;
+    if (this.#uncheckedBytes < BUFFER_CHECK_BYTES) return RESOLVED;
+    this.#uncheckedBytes = 0;
+    // Past the hard limit the peer is not reading at all.
     const buffered = socket.bufferedAmount;
     if (buffered > this.#maxSendBufferBytes) {
       this.#log("warn", "session.limit", { limit: "max_send_buffer_bytes", bytes: buffered });
