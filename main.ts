@@ -36,8 +36,13 @@ function loadConfig(): ServerConfig {
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-// One listener on this thread, or one per worker thread sharing the port.
+// One listener on this thread, or one per worker thread sharing the port. Signals are
+// handled from the start, so one that comes while workers start up still stops them.
 const server = config.workers > 1
-  ? await startWorkerPool(config)
-  : createServer({ ...config, logger });
-exitOnSignals(server, { deadlineMs: config.shutdownDeadlineMs, logger });
+  ? startWorkerPool(config)
+  : Promise.resolve(createServer({ ...config, logger }));
+exitOnSignals(
+  { shutdown: async () => (await server).shutdown() },
+  { deadlineMs: config.shutdownDeadlineMs, logger },
+);
+await server;
