@@ -34,14 +34,15 @@ export class EchoHandler implements WebSocketSessionHandler {
   readonly requestHeaders: readonly string[] = [];
 
   /** Echoes until the session ends. */
-  async handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
-    if (session.readTimeoutMs === 0) {
-      // Push mode: each message is answered as it arrives, with no promise per message, so
-      // the session layer costs next to nothing over a raw Deno echo.
-      await session.listen((message) => void session.send(message));
-      return;
-    }
-    // With a read timeout, reads say when the peer has gone quiet.
+  handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
+    // Push mode: each message is answered as it arrives, with no promise per message (and no
+    // suspended function per idle session), so echo costs next to nothing over raw Deno.
+    if (session.readTimeoutMs === 0) return session.listen((message) => void session.send(message));
+    return this.#echoUntilQuiet(session);
+  }
+
+  /** With a read timeout, reads say when the peer has gone quiet. */
+  async #echoUntilQuiet(session: WebSocketSession): Promise<void> {
     let message;
     while ((message = await session.readMessage()) !== null) await session.send(message);
     if (session.isConnected) await session.close(CloseCode.Normal, "read timeout");

@@ -251,10 +251,26 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.#debug = options.logger?.enabled("debug") ?? false;
     this.#observer = options.observer;
     socket.binaryType = "arraybuffer";
-    socket.onopen = () => this.#opened();
-    socket.onmessage = (event) => this.#receive(event.data);
-    // A failed connection is followed by a close event, which ends the session.
-    socket.onclose = (event) => this.#closed(event);
+    // The session itself listens (handleEvent): no closure per event per session. A failed
+    // connection is followed by a close event, which ends the session.
+    socket.addEventListener("open", this);
+    socket.addEventListener("message", this);
+    socket.addEventListener("close", this);
+  }
+
+  /**
+   * Receives the socket's events (the DOM `EventListener` interface); not for handlers.
+   * @internal
+   */
+  handleEvent(event: Event): void {
+    switch (event.type) {
+      case "message":
+        return this.#receive((event as MessageEvent).data);
+      case "open":
+        return this.#opened();
+      case "close":
+        return this.#closed(event as CloseEvent);
+    }
   }
 
   #opened(): void {
