@@ -141,7 +141,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
 let nextSessionId = 1;
 
 /** Any character outside ASCII: where UTF-8 needs more than one byte. */
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /** UTF-8 length of a string without encoding it. */
 export function utf8ByteLength(text: string): number {
