@@ -11,16 +11,7 @@
  * @module
  */
 
-import { freePort, rssBytes, startServer } from "./procs.ts";
-
-const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-function flag(name: string, fallback: string): string {
-  const prefix = `--${name}=`;
-  const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(prefix));
-  if (hit === undefined) return fallback;
-  return hit.startsWith(prefix) ? hit.slice(prefix.length) : "true";
-}
+import { flag, freePort, repo, rssBytes, startServer } from "./procs.ts";
 
 const sessions = Number(flag("sessions", "2000"));
 const baseline = flag("baseline", "false") === "true";

@@ -190,3 +190,14 @@ export function coreBusyPct(before: [number, number][], after: [number, number][
     return dt > 0 ? ((busy - (before[i]?.[0] ?? 0)) / dt) * 100 : 0;
   });
 }
+
+/** The repository root (no trailing slash). */
+export const repo: string = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The value of `--name=value` (or `"true"` for a bare `--name`) among the arguments, else `fallback`. */
+export function flag(name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(prefix));
+  if (hit === undefined) return fallback;
+  return hit.startsWith(prefix) ? hit.slice(prefix.length) : "true";
+}

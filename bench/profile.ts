@@ -18,16 +18,7 @@
  */
 
 import { runLoadgen, runWrk } from "./loadgen.ts";
-import { freePort, startServer } from "./procs.ts";
-
-const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-function flag(name: string, fallback: string): string {
-  const prefix = `--${name}=`;
-  const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(prefix));
-  if (hit === undefined) return fallback;
-  return hit.startsWith(prefix) ? hit.slice(prefix.length) : "true";
-}
+import { flag, freePort, repo, startServer } from "./procs.ts";
 
 const scenario = flag("scenario", "echo-64x32");
 const seconds = Number(flag("seconds", "6"));

@@ -30,8 +30,10 @@ import {
   toSample,
 } from "./loadgen.ts";
 import {
+  flag,
   freePort,
   processTree,
+  repo,
   rssBytes,
   type ServerProcess,
   startServer,
@@ -41,14 +43,6 @@ import { best, fmt, renderReport, type Row, type Section } from "./report.ts";
 
 const started = performance.now();
 const startDate = new Date();
-const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-
-function flag(name: string, fallback: string): string {
-  const prefix = `--${name}=`;
-  const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(prefix));
-  if (hit === undefined) return fallback;
-  return hit.startsWith(prefix) ? hit.slice(prefix.length) : "true";
-}
 
 const rounds = Number(flag("rounds", "4"));
 const seconds = Number(flag("seconds", "4"));
