@@ -408,10 +408,15 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   /** (Re)starts the shutdown wait of push mode: the close goes once the peer is quiet. */
   #armQuietTimer(): void {
-    const { code, reason, takeUntilMs } = this.#closeWhenDrained!;
+    const { code, reason } = this.#closeWhenDrained!;
     if (this.#quietTimer !== undefined) clearTimeout(this.#quietTimer);
-    const waitMs = Math.max(0, Math.min(SHUTDOWN_QUIET_MS, takeUntilMs - performance.now()));
-    this.#quietTimer = setTimeout(() => this.close(code, reason), waitMs);
+    this.#quietTimer = setTimeout(() => this.close(code, reason), this.#quietWaitMs());
+  }
+
+  /** How long the shutdown close still waits for the peer to go quiet. */
+  #quietWaitMs(): number {
+    const untilMs = this.#closeWhenDrained!.takeUntilMs - performance.now();
+    return Math.max(0, Math.min(SHUTDOWN_QUIET_MS, untilMs));
   }
 
   /**
@@ -627,13 +632,12 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   /** Arms `read` to send the shutdown close unless a message comes first. */
   #closeWhenQuiet(read: PendingRead): void {
-    const { code, reason, takeUntilMs } = this.#closeWhenDrained!;
-    const waitMs = Math.max(0, Math.min(SHUTDOWN_QUIET_MS, takeUntilMs - performance.now()));
+    const { code, reason } = this.#closeWhenDrained!;
     read.timer = setTimeout(() => {
       this.#removeRead(read);
       this.close(code, reason);
       read.resolve(null);
-    }, waitMs);
+    }, this.#quietWaitMs());
   }
 
   /**
