@@ -68,6 +68,27 @@ function nextSource(): string {
   return String(2 + sourceBlock * 64);
 }
 
+/** Starts loadgen on the generator core with `flags`; it is killed if it outlives `timeoutMs`. */
+function spawnLoadgen(
+  setup: GeneratorSetup,
+  flags: string[],
+  stdin: "null" | "piped",
+  timeoutMs: number,
+): { child: Deno.ChildProcess; timer: ReturnType<typeof setTimeout> } {
+  const child = new Deno.Command("taskset", {
+    args: ["-c", setup.core, setup.loadgen, ...flags],
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, timeoutMs);
+  return { child, timer };
+}
+
 /**
  * Runs loadgen once in a non-interactive mode (throughput, latency,
  * handshake) with `args` (flag name -> value, without the dash). Never
@@ -79,17 +100,7 @@ export async function runLoadgen(
   timeoutMs: number,
 ): Promise<{ result: LoadgenResult | null; stderr: string }> {
   const flags = Object.entries({ ...args, src: nextSource() }).map(([k, v]) => `-${k}=${v}`);
-  const child = new Deno.Command("taskset", {
-    args: ["-c", setup.core, setup.loadgen, ...flags],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, timeoutMs);
+  const { child, timer } = spawnLoadgen(setup, flags, "null", timeoutMs);
   const out = await child.output();
   clearTimeout(timer);
   const stdout = new TextDecoder().decode(out.stdout).trim().split("\n");
@@ -149,26 +160,18 @@ export async function runIdle(
     timeoutMs: number;
   },
 ): Promise<Sample> {
-  const child = new Deno.Command("taskset", {
-    args: [
-      "-c",
-      setup.core,
-      setup.loadgen,
+  const { child, timer } = spawnLoadgen(
+    setup,
+    [
       "-mode=idle",
       `-url=${options.url}`,
       `-conns=${options.sessions}`,
       `-pids=${options.pids.join(",")}`,
       `-src=${nextSource()}`,
     ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, options.timeoutMs);
+    "piped",
+    options.timeoutMs,
+  );
   const stderrText = new Response(child.stderr).text();
   const writer = child.stdin.getWriter();
   const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
