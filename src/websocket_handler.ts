@@ -179,7 +179,7 @@ export interface WebSocketHandlerOptions {
   /** Options handed to every session (limits, read timeout). Default: the session defaults. */
   session?: Omit<
     WebSocketSessionOptions,
-    "id" | "protocol" | "remoteAddress" | "metrics" | "logger"
+    "id" | "protocol" | "remoteAddress" | "metrics" | "logger" | "observer"
   >;
   /** Counters to update. Default: none. */
   metrics?: Metrics;

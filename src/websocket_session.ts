@@ -329,7 +329,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     let message: WebSocketMessage;
     let bytes: number;
     if (typeof data === "string") {
-      // A string can be up to 3 bytes per UTF-16 unit; count exactly only when it matters.
+      // Limits and metrics are in UTF-8 bytes, not UTF-16 units.
       bytes = utf8ByteLength(data);
       message = { kind: "text", data };
     } else {
