@@ -12,7 +12,9 @@
  * @module
  */
 
-import mimeDb from "mime-db";
+// The JSON file, not the package's index: a JSON module does not load Deno's Node compatibility
+// layer, which would otherwise add a hook to every WebSocket and every message it carries.
+import mimeDb from "mime-db/db.json" with { type: "json" };
 
 interface MimeEntry {
   source?: string;

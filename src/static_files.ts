@@ -24,8 +24,6 @@
  */
 
 import { resolve, sep } from "node:path";
-import { promisify } from "node:util";
-import { brotliCompress, constants as zlibConstants, gzip } from "node:zlib";
 import { contentTypeFor, isCompressible } from "./content_type.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -70,7 +68,7 @@ interface FileVersion {
 
 interface CachedFile extends FileVersion {
   body: Uint8Array<ArrayBuffer>;
-  /** Precompressed variants (only those smaller than the file), best first. */
+  /** Precompressed variants (only those smaller than the file), smallest first. */
   variants: EncodedVariant[];
   /** Bytes the entry holds in the cache, variants included. */
   cacheBytes: number;
@@ -87,17 +85,24 @@ interface EncodedVariant extends FileVersion {
 /** Smaller files are not worth compressing. */
 const MIN_COMPRESS_BYTES = 1024;
 
-const brotliAsync = promisify(brotliCompress);
-const gzipAsync = promisify(gzip);
+/**
+ * Compresses with the web-standard `CompressionStream`, chunk by chunk, so the event loop
+ * keeps turning. (Not `node:zlib`: loading it makes Deno hook every WebSocket and message.)
+ */
+async function compress(body: Uint8Array<ArrayBuffer>, format: "brotli" | "gzip") {
+  const stream = new Blob([body]).stream().pipeThrough(
+    new CompressionStream(format as CompressionFormat),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
 
-/** Makes the `br` and `gzip` variants of a compressible file, off the event loop. */
-async function encodeVariants(version: FileVersion, body: Uint8Array): Promise<EncodedVariant[]> {
+/** Makes the `br` and `gzip` variants of a compressible file, once per version. */
+async function encodeVariants(
+  version: FileVersion,
+  body: Uint8Array<ArrayBuffer>,
+): Promise<EncodedVariant[]> {
   if (body.length < MIN_COMPRESS_BYTES || !isCompressible(version.contentType)) return [];
-  const [br, gz] = await Promise.all([
-    // Quality 9 of 11: nearly the best ratio at a fraction of the time, paid once per version.
-    brotliAsync(body, { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 9 } }),
-    gzipAsync(body, { level: 9 }),
-  ]);
+  const [br, gz] = await Promise.all([compress(body, "brotli"), compress(body, "gzip")]);
   const variants: EncodedVariant[] = [];
   for (const [encoding, encoded] of [["br", br], ["gzip", gz]] as const) {
     if (encoded.length >= body.length) continue;
@@ -107,10 +112,11 @@ async function encodeVariants(version: FileVersion, body: Uint8Array): Promise<E
       size: encoded.length,
       // Each representation has its own validator (RFC 9110 §8.8.3).
       etag: `${version.etag.slice(0, -1)}-${encoding}"`,
-      body: new Uint8Array(encoded),
+      body: encoded,
     });
   }
-  return variants;
+  // A client that accepts both gets the smaller.
+  return variants.sort((a, b) => a.size - b.size);
 }
 
 /** True when `Accept-Encoding` accepts `encoding` with a non-zero weight. */
