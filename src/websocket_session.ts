@@ -190,8 +190,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #socket: WebSocket;
   /** Received messages no read has taken yet; allocated only when one waits. */
   #queue: WebSocketMessage[] | undefined;
-  /** UTF-8 sizes of the queued messages, index for index. */
-  #queueSizes: number[] = [];
+  /** UTF-8 sizes of the queued messages, index for index; allocated with the queue. */
+  #queueSizes: number[] | undefined;
   #queueHead = 0;
   #queuedBytes = 0;
   /** The oldest waiting read: an idle session holds just this one. */
@@ -301,6 +301,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     return new Promise((resolve) => (this.#openWaiters ??= []).push(resolve));
   }
 
+  /** How the session ended: `undefined` until it has closed. */
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closeInfo;
+  }
+
   /** Resolves with the close code and reason once the session has closed. */
   get closed(): Promise<CloseInfo> {
     if (this.#closeInfo) return Promise.resolve(this.#closeInfo);
@@ -369,7 +374,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       return;
     }
     (this.#queue ??= []).push(message);
-    this.#queueSizes.push(bytes);
+    (this.#queueSizes ??= []).push(bytes);
     this.#queuedBytes += bytes;
     if (this.#queuedBytes > this.#maxReadQueueBytes) {
       this.#log("warn", "session.limit", {
@@ -458,7 +463,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #dequeue(): WebSocketMessage | undefined {
     if (this.#queue === undefined) return undefined;
     const message = this.#queue[this.#queueHead];
-    const bytes = this.#queueSizes[this.#queueHead];
+    const bytes = this.#queueSizes![this.#queueHead];
     this.#queuedBytes -= bytes;
     this.#lastRead = message;
     this.#lastReadBytes = bytes;
@@ -468,7 +473,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
       // Drop the consumed prefix once it dominates, so a long-lived backlog cannot leak.
       this.#queue = this.#queue.slice(this.#queueHead);
-      this.#queueSizes = this.#queueSizes.slice(this.#queueHead);
+      this.#queueSizes = this.#queueSizes!.slice(this.#queueHead);
       this.#queueHead = 0;
     }
     return message;
@@ -476,7 +481,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   #clearQueue(): void {
     this.#queue = undefined;
-    this.#queueSizes = [];
+    this.#queueSizes = undefined;
     this.#queueHead = 0;
     this.#queuedBytes = 0;
   }
