@@ -71,7 +71,10 @@ const TOKEN_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** True when a comma-separated header value lists `token` (ASCII case-insensitive). */
 function headerHasToken(value: string | null, token: string): boolean {
   if (value === null) return false;
-  return value.split(",").some((item) => item.trim().toLowerCase() === token);
+  // Nearly every client sends the bare token: answer that without splitting the list.
+  const lower = value.toLowerCase();
+  if (lower === token) return true;
+  return lower.includes(token) && lower.split(",").some((item) => item.trim() === token);
 }
 
 /**
@@ -84,6 +87,18 @@ function headerHasToken(value: string | null, token: string): boolean {
  * @returns the refusal, or `null` when the request is a valid WebSocket handshake.
  */
 export function checkHandshake(request: Request): HandshakeRefusal | null {
+  const result = readHandshake(request);
+  return Array.isArray(result) ? null : result;
+}
+
+/**
+ * {@linkcode checkHandshake}, returning the offered subprotocols (as
+ * {@linkcode parseProtocols} reads them) when the handshake is valid, so a server reads the
+ * header once.
+ *
+ * @returns the refusal, or the offered subprotocols in order (`[]` when none).
+ */
+export function readHandshake(request: Request): HandshakeRefusal | string[] {
   const { headers } = request;
   if (request.method !== "GET") {
     return {
@@ -122,14 +137,11 @@ export function checkHandshake(request: Request): HandshakeRefusal | null {
       headers: { "sec-websocket-version": WEBSOCKET_VERSION },
     };
   }
-  if (parseProtocols(headers) === null) {
-    return {
-      status: 400,
-      reason: RefusalReason.BadProtocolHeader,
-      message: "malformed Sec-WebSocket-Protocol: expected comma-separated tokens",
-    };
-  }
-  return null;
+  return parseProtocols(headers) ?? {
+    status: 400,
+    reason: RefusalReason.BadProtocolHeader,
+    message: "malformed Sec-WebSocket-Protocol: expected comma-separated tokens",
+  };
 }
 
 /**
@@ -143,6 +155,12 @@ export function checkHandshake(request: Request): HandshakeRefusal | null {
 export function parseProtocols(headers: Headers): string[] | null {
   const value = headers.get("sec-websocket-protocol");
   if (value === null) return [];
+  if (!value.includes(",")) {
+    // One name, as most clients offer: no list to split.
+    const name = value.trim();
+    if (name === "") return [];
+    return TOKEN_PATTERN.test(name) ? [name] : null;
+  }
   const protocols: string[] = [];
   for (const item of value.split(",")) {
     const name = item.trim();

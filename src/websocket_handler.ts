@@ -4,7 +4,7 @@
  *
  * A *handler producer* receives a snapshot of the request and the subprotocols the client
  * offered, and returns a {@linkcode WebSocketSessionHandler} or nothing. Before it is asked,
- * the handshake is checked ({@linkcode checkHandshake}), cross-origin browser pages are
+ * the handshake is checked ({@linkcode readHandshake}), cross-origin browser pages are
  * refused unless allowed, and connection limits are applied; every refusal is a specific 4xx
  * or 503 with a one-line reason, counted and logged.
  *
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { checkHandshake, parseProtocols, RefusalReason, refusalResponse } from "./handshake.ts";
+import { readHandshake, RefusalReason, refusalResponse } from "./handshake.ts";
 import type { HandshakeRefusal } from "./handshake.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -281,8 +281,8 @@ export class WebSocketHandler implements SessionObserver {
   handle(request: Request, info: Deno.ServeHandlerInfo): Response {
     const peer = peerOf(info);
     const remote = formatAddress(peer.hostname, peer.port);
-    const invalid = checkHandshake(request);
-    if (invalid) return this.#refuse(invalid, remote);
+    const protocols = readHandshake(request);
+    if (!Array.isArray(protocols)) return this.#refuse(protocols, remote);
     if (this.#closing) {
       return this.#refuse({
         status: 503,
@@ -312,8 +312,6 @@ export class WebSocketHandler implements SessionObserver {
         headers: { "retry-after": RETRY_AFTER_SECONDS },
       }, remote);
     }
-    // checkHandshake has already rejected a malformed protocol header.
-    const protocols = parseProtocols(request.headers) ?? [];
     const snapshot = new RequestSnapshot(request, peer, protocols);
     const handler = this.#producer(snapshot, protocols);
     const protocol = handler?.socketProtocol ?? null;
@@ -393,22 +391,24 @@ export class WebSocketHandler implements SessionObserver {
   }
 
   /** Closes the session the handler left open (1011 if it threw), then settles it. */
-  async #handlerReturned(
+  #handlerReturned(
     session: WebSocketSession,
     entry: SessionEntry,
     failure: { error: unknown } | null,
-  ) {
-    if (failure === null) {
-      await session.close(CloseCode.Normal);
-    } else {
+  ): void {
+    if (failure !== null) {
       const { error } = failure;
       this.#logger?.error("session.handler_failed", {
         session: session.id,
         error: error instanceof Error ? error.message : String(error),
       });
-      await session.close(CloseCode.InternalError, "internal error");
     }
-    this.#settle(session, entry);
+    // Usually the handler returned because the session closed: settle now, with no promise.
+    if (session.closeInfo) return this.#settle(session, entry);
+    const closing = failure === null
+      ? session.close(CloseCode.Normal)
+      : session.close(CloseCode.InternalError, "internal error");
+    closing.then(() => this.#settle(session, entry));
   }
 
   /** Notes how the session ended ({@linkcode SessionObserver}). */

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   checkHandshake,
   parseProtocols,
+  readHandshake,
   RefusalReason,
   refusalResponse,
 } from "../src/handshake.ts";
@@ -28,6 +29,22 @@ Deno.test("a well-formed handshake passes the checks", () => {
 Deno.test("upgrade and connection tokens match case-insensitively inside lists", () => {
   const request = upgrade({ upgrade: "h2c, WebSocket", connection: "keep-alive, upgrade" });
   assert.equal(checkHandshake(request), null);
+});
+
+Deno.test("a header token that only contains upgrade or websocket does not count", () => {
+  assert.equal(checkHandshake(upgrade({ connection: "upgrade-insecure" }))?.status, 426);
+  assert.equal(checkHandshake(upgrade({ upgrade: "websockets" }))?.status, 426);
+});
+
+Deno.test("readHandshake hands back the offered subprotocols of a valid handshake", () => {
+  assert.deepEqual(readHandshake(upgrade()), []);
+  assert.deepEqual(readHandshake(upgrade({ "sec-websocket-protocol": " echo " })), ["echo"]);
+  assert.deepEqual(readHandshake(upgrade({ "sec-websocket-protocol": "chat,echo" })), [
+    "chat",
+    "echo",
+  ]);
+  const refusal = readHandshake(upgrade({ "sec-websocket-protocol": "bad name" }));
+  assert.equal(Array.isArray(refusal) ? null : refusal.reason, RefusalReason.BadProtocolHeader);
 });
 
 Deno.test("a handshake that is not GET is refused with 405 and Allow: GET", async () => {
