@@ -148,6 +148,7 @@ interface SessionEntry {
   handler: WebSocketSessionHandler;
   request: SessionRequest;
   remote: string;
+  /** When it opened (`performance.now()`), for the session.close line; 0 when that is not logged. */
   startedMs: number;
   opened: boolean;
   /** Things still to happen before the session is done: its close and its handler's return. */
@@ -354,7 +355,8 @@ export class WebSocketHandler implements SessionObserver {
       handler,
       request,
       remote,
-      startedMs: performance.now(),
+      // Only the session.close line reads it: no clock call per handshake when it is not logged.
+      startedMs: this.#logger?.enabled("info") ? performance.now() : 0,
       opened: false,
       pending: 2,
       closeInfo: undefined,

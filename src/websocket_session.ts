@@ -250,7 +250,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.#logger = options.logger;
     this.#debug = options.logger?.enabled("debug") ?? false;
     this.#observer = options.observer;
-    socket.binaryType = "arraybuffer";
+    // Deno's server sockets start with it; the setter's checks are skipped when so.
+    if (socket.binaryType !== "arraybuffer") socket.binaryType = "arraybuffer";
     // The session itself listens (handleEvent): no closure per event per session. A failed
     // connection is followed by a close event, which ends the session.
     socket.addEventListener("open", this);
