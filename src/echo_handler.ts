@@ -17,6 +17,9 @@ import type { SessionRequest, WebSocketSessionHandler } from "./websocket_handle
 import type { WebSocketSession } from "./websocket_session.ts";
 import { CloseCode } from "./websocket_session.ts";
 
+/** One empty list shared by every handler, not one per session. */
+const NO_HEADERS: readonly string[] = Object.freeze([]);
+
 /**
  * Echoes every message with its own kind (text as text, binary as binary, empty ones too)
  * until the peer closes, then closes. A read timeout, if the session has one, ends it with
@@ -31,7 +34,7 @@ export class EchoHandler implements WebSocketSessionHandler {
   readonly socketProtocol: string = EchoHandler.PROTOCOL;
 
   /** Echo reads no request header, so none is kept for the session. */
-  readonly requestHeaders: readonly string[] = [];
+  readonly requestHeaders: readonly string[] = NO_HEADERS;
 
   /** Echoes until the session ends. */
   handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {

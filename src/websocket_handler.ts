@@ -129,6 +129,8 @@ class RequestSnapshot implements SessionRequest {
   /** Keeps `names` (or every header, for `"all"`) and lets go of the live request. */
   keep(names: readonly string[] | "all"): void {
     const live = this.#live!;
+    this.#live = undefined;
+    if (names !== "all" && names.length === 0) return;
     const kept: string[] = [];
     if (names === "all") {
       for (const [name, value] of live.headers) kept.push(name, value);
@@ -139,7 +141,6 @@ class RequestSnapshot implements SessionRequest {
       }
     }
     this.#kept = kept;
-    this.#live = undefined;
   }
 }
 
@@ -218,6 +219,25 @@ function isSameOrigin(origin: string, request: Request): boolean {
     return page.host === new URL(`${page.protocol}//${host}`).host;
   } catch {
     return false;
+  }
+}
+
+/** Upgrades a checked handshake, answering `protocol` (when not `null`) in the 101. */
+function upgrade(
+  request: Request,
+  protocol: string | null,
+  idleTimeout: number,
+): Deno.WebSocketUpgrade {
+  if (protocol === null) return Deno.upgradeWebSocket(request, { idleTimeout });
+  try {
+    // Deno's own option is the cheap way, but it finds the name only in a list separated by
+    // ", " exactly, and throws (before upgrading anything) on a valid "chat,echo"...
+    return Deno.upgradeWebSocket(request, { idleTimeout, protocol });
+  } catch {
+    // ...so then the header is set on the 101 here.
+    const upgraded = Deno.upgradeWebSocket(request, { idleTimeout });
+    upgraded.response.headers.set("sec-websocket-protocol", protocol);
+    return upgraded;
   }
 }
 
@@ -327,12 +347,7 @@ export class WebSocketHandler implements SessionObserver {
       }, remote);
     }
     snapshot.keep(handler.requestHeaders ?? DEFAULT_SESSION_HEADERS);
-    // Deno's own protocol option splits only on ", " and throws on "chat,echo", so the
-    // negotiated protocol is set on the 101 response here instead.
-    const { socket, response } = Deno.upgradeWebSocket(request, {
-      idleTimeout: this.#idleTimeoutSeconds,
-    });
-    if (protocol !== null) response.headers.set("sec-websocket-protocol", protocol);
+    const { socket, response } = upgrade(request, protocol, this.#idleTimeoutSeconds);
     this.#startSession(handler, snapshot, socket, remote);
     return response;
   }
