@@ -139,24 +139,39 @@ function start(name: string, cmd: (port: number) => string[], core = serverCore)
 
 type Side = "project" | "baseline";
 
-/** Runs `runOne` for both sides, `rounds` times, alternating which goes first. */
+/** The two servers of one round. */
+type Pair = Record<Side, ServerProcess>;
+
+/**
+ * Runs `runOne` for both sides, `rounds` times, alternating which goes first (A/B, B/A, ...),
+ * so that each round's two runs are neighbours in time and are compared as a pair. With
+ * `startPair`, every round gets two freshly started servers, stopped after it: in A/A runs
+ * (the same server on both sides) one process of a pair stayed 10 % faster than the other
+ * through every round of a scenario, so a process's luck must not carry across rounds.
+ */
 async function compare(
   id: string,
-  runOne: (side: Side, round: number) => Promise<Sample>,
+  startPair: (() => Promise<Pair>) | null,
+  runOne: (side: Side, server: ServerProcess | undefined) => Promise<Sample>,
   show: (s: Sample) => string,
 ): Promise<Record<Side, Sample[]>> {
   const out: Record<Side, Sample[]> = { project: [], baseline: [] };
   for (let round = 0; round < rounds; round++) {
     const order: Side[] = round % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
-    for (const side of order) {
-      const sample = await runOne(side, round);
-      out[side].push(sample);
-      const errs = sample.mismatches + sample.lost + sample.errors;
-      log(
-        `${id} ${side} round ${round + 1}: ${show(sample)}  srv ${fmt(sample.serverCpuPct)}% gen ${
-          fmt(sample.genCpuPct)
-        }%${errs ? `  PROBLEMS ${errs}` : ""}`,
-      );
+    const pair = startPair ? await startPair() : undefined;
+    try {
+      for (const side of order) {
+        const sample = await runOne(side, pair?.[side]);
+        out[side].push(sample);
+        const errs = sample.mismatches + sample.lost + sample.errors;
+        log(
+          `${id} ${side} round ${round + 1}: ${show(sample)}  srv ${
+            fmt(sample.serverCpuPct)
+          }% gen ${fmt(sample.genCpuPct)}%${errs ? `  PROBLEMS ${errs}` : ""}`,
+        );
+      }
+    } finally {
+      if (pair) await Promise.all([pair.project.stop(), pair.baseline.stop()]);
     }
   }
   return out;
@@ -195,95 +210,112 @@ function loadgenTimeout(): number {
 async function wsSection(rows: Row[]): Promise<void> {
   const ids = [...echoScenarios.map((s) => s.id), "latency", "handshake"];
   if (!ids.some(wanted)) return;
-  const project = await start("project", standIn ? baselineEchoCmd : projectCmd);
-  const baseline = await start("baseline-echo", baselineEchoCmd);
-  const servers: Record<Side, ServerProcess> = { project, baseline };
-  const base = (side: Side) => ({
-    url: `ws://127.0.0.1:${servers[side].port}/echo`,
+  const startPair = async (): Promise<Pair> => ({
+    project: await start("project", standIn ? baselineEchoCmd : projectCmd),
+    baseline: await start("baseline-echo", baselineEchoCmd),
+  });
+  const base = (server: ServerProcess | undefined) => ({
+    url: `ws://127.0.0.1:${server!.port}/echo`,
     warmup: `${warmup}s`,
     duration: `${seconds}s`,
-    pids: processTree(servers[side].pid).join(","),
+    pids: processTree(server!.pid).join(","),
   });
-  try {
-    for (const s of echoScenarios.filter((s) => wanted(s.id))) {
-      const samples = await compare(
-        s.id,
-        async (side) =>
-          toSample(
-            await runLoadgen(
-              generator,
-              { mode: "throughput", ...base(side), ...s.args },
-              loadgenTimeout(),
-            ),
-            (r) => r.rate,
-            (r) => ({ bytesPerSec: r.bytesPerSec }),
+  for (const s of echoScenarios.filter((s) => wanted(s.id))) {
+    const samples = await compare(
+      s.id,
+      startPair,
+      async (_side, server) =>
+        toSample(
+          await runLoadgen(
+            generator,
+            { mode: "throughput", ...base(server), ...s.args },
+            loadgenTimeout(),
           ),
-        (x) => `${fmt(x.value)} msgs/s`,
-      );
-      rows.push({
-        scenario: s.scenario,
-        metric: "msgs/s",
-        better: "higher",
-        target: { op: ">=", ratio: 0.97 },
-        perCpu: true,
-        ...samples,
-      });
-    }
-    if (wanted("latency")) {
-      const samples = await compare(
-        "latency",
-        async (side) =>
-          toSample(
-            await runLoadgen(
-              generator,
-              { mode: "latency", ...base(side), conns: 1, size: 32, type: "text" },
-              loadgenTimeout(),
-            ),
-            (r: LoadgenResult) => r.p50Us ?? NaN,
-            (r: LoadgenResult) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
-          ),
-        (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
-      );
-      const scenario = "Round trip, 1 conn × 32 B text";
-      const target = { op: "<=" as const, ratio: 1.05 };
-      rows.push({ scenario, metric: "p50 µs", better: "lower", target, ...samples });
-      const p99 = (list: Sample[]) => list.map((x) => ({ ...x, value: x.extra.p99Us }));
-      rows.push({
-        scenario,
-        metric: "p99 µs",
-        better: "lower",
-        target,
-        project: p99(samples.project),
-        baseline: p99(samples.baseline),
-      });
-    }
-    if (wanted("handshake")) {
-      const samples = await compare(
-        "handshake",
-        async (side) =>
-          toSample(
-            await runLoadgen(
-              generator,
-              { mode: "handshake", ...base(side), conns: 16 },
-              loadgenTimeout(),
-            ),
-            (r) => r.rate,
-          ),
-        (x) => `${fmt(x.value)} handshakes/s`,
-      );
-      rows.push({
-        scenario: "Handshake + close, 16 workers",
-        metric: "handshakes/s",
-        better: "higher",
-        target: { op: ">=", ratio: 0.95 },
-        perCpu: true,
-        ...samples,
-      });
-    }
-  } finally {
-    await project.stop();
-    await baseline.stop();
+          (r) => r.rate,
+          (r) => ({ bytesPerSec: r.bytesPerSec }),
+        ),
+      (x) => `${fmt(x.value)} msgs/s`,
+    );
+    rows.push({
+      scenario: s.scenario,
+      metric: "msgs/s",
+      better: "higher",
+      target: { op: ">=", ratio: 0.97 },
+      perCpu: true,
+      ...samples,
+    });
   }
+  if (wanted("latency")) {
+    const samples = await compare(
+      "latency",
+      startPair,
+      async (_side, server) =>
+        toSample(
+          await runLoadgen(
+            generator,
+            { mode: "latency", ...base(server), conns: 1, size: 32, type: "text" },
+            loadgenTimeout(),
+          ),
+          (r: LoadgenResult) => r.p50Us ?? NaN,
+          (r: LoadgenResult) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
+        ),
+      (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
+    );
+    const scenario = "Round trip, 1 conn × 32 B text";
+    const target = { op: "<=" as const, ratio: 1.05 };
+    rows.push({ scenario, metric: "p50 µs", better: "lower", target, ...samples });
+    const p99 = (list: Sample[]) => list.map((x) => ({ ...x, value: x.extra.p99Us }));
+    rows.push({
+      scenario,
+      metric: "p99 µs",
+      better: "lower",
+      target,
+      project: p99(samples.project),
+      baseline: p99(samples.baseline),
+    });
+  }
+  if (wanted("handshake")) {
+    const samples = await compare(
+      "handshake",
+      startPair,
+      async (_side, server) =>
+        toSample(
+          await runLoadgen(
+            generator,
+            { mode: "handshake", ...base(server), conns: 16 },
+            loadgenTimeout(),
+          ),
+          (r) => r.rate,
+        ),
+      (x) => `${fmt(x.value)} handshakes/s`,
+    );
+    rows.push({
+      scenario: "Handshake + close, 16 workers",
+      metric: "handshakes/s",
+      better: "higher",
+      target: { op: ">=", ratio: 0.95 },
+      perCpu: true,
+      ...samples,
+    });
+  }
+}
+
+/** Files a static server answered wrongly (status, length or bytes), by file name. */
+async function wrongBodies(
+  server: ServerProcess,
+  contents: Record<string, Uint8Array>,
+): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const [name, bytes] of Object.entries(contents)) {
+    const res = await fetch(`http://127.0.0.1:${server.port}/${name}`);
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (
+      res.status !== 200 || body.length !== bytes.length || !body.every((b, i) => b === bytes[i])
+    ) {
+      wrong.push(`${name}: HTTP ${res.status}, ${body.length} bytes`);
+    }
+  }
+  return wrong;
 }
 
 async function staticSection(rows: Row[], contents: Record<string, Uint8Array>): Promise<void> {
@@ -293,56 +325,46 @@ async function staticSection(rows: Row[], contents: Record<string, Uint8Array>):
     { id: "static-1m-64", file: files.large, conns: 64, label: "1 MiB", target: 1 },
     { id: "static-1m-16", file: files.large, conns: 16, label: "1 MiB", target: 1 },
   ].filter((c) => wanted(c.id));
-  if (cases.length === 0) return;
-  const project = await start("project", standIn ? baselineStaticCmd : projectCmd);
-  const baseline = await start("baseline-static", baselineStaticCmd);
-  const servers: Record<Side, ServerProcess> = { project, baseline };
-  try {
-    // Both servers must serve the exact bytes before their speed counts.
-    const wrongBodies: Record<Side, string[]> = { project: [], baseline: [] };
-    for (const side of ["project", "baseline"] as const) {
-      for (const [name, bytes] of Object.entries(contents)) {
-        const res = await fetch(`http://127.0.0.1:${servers[side].port}/${name}`);
-        const body = new Uint8Array(await res.arrayBuffer());
-        if (
-          res.status !== 200 || body.length !== bytes.length ||
-          !body.every((b, i) => b === bytes[i])
-        ) {
-          wrongBodies[side].push(`${name}: HTTP ${res.status}, ${body.length} bytes`);
+  // Both servers of every round must serve the exact bytes before their speed counts.
+  const wrong = new Map<ServerProcess, string[]>();
+  const startPair = async (): Promise<Pair> => {
+    const pair = {
+      project: await start("project", standIn ? baselineStaticCmd : projectCmd),
+      baseline: await start("baseline-static", baselineStaticCmd),
+    };
+    for (const server of [pair.project, pair.baseline]) {
+      wrong.set(server, await wrongBodies(server, contents));
+    }
+    return pair;
+  };
+  for (const c of cases) {
+    const samples = await compare(
+      c.id,
+      startPair,
+      async (_side, server) => {
+        const s = await runWrk(generator, {
+          url: `http://127.0.0.1:${server!.port}/${c.file}`,
+          conns: c.conns,
+          seconds,
+          pids: processTree(server!.pid),
+        });
+        const bad = (wrong.get(server!) ?? []).filter((w) => w.startsWith(c.file));
+        if (bad.length) {
+          s.mismatches += bad.length;
+          s.errorSample ??= `wrong body: ${bad.join("; ")}`;
         }
-      }
-    }
-    for (const c of cases) {
-      const samples = await compare(
-        c.id,
-        async (side) => {
-          const s = await runWrk(generator, {
-            url: `http://127.0.0.1:${servers[side].port}/${c.file}`,
-            conns: c.conns,
-            seconds,
-            pids: processTree(servers[side].pid),
-          });
-          const wrong = wrongBodies[side].filter((w) => w.startsWith(c.file));
-          if (wrong.length) {
-            s.mismatches += wrong.length;
-            s.errorSample ??= `wrong body: ${wrong.join("; ")}`;
-          }
-          return s;
-        },
-        (x) => `${fmt(x.value)} req/s`,
-      );
-      rows.push({
-        scenario: `Static ${c.label} file, wrk ${c.conns} conns`,
-        metric: "requests/s",
-        better: "higher",
-        perCpu: true,
-        target: { op: ">=", ratio: c.target },
-        ...samples,
-      });
-    }
-  } finally {
-    await project.stop();
-    await baseline.stop();
+        return s;
+      },
+      (x) => `${fmt(x.value)} req/s`,
+    );
+    rows.push({
+      scenario: `Static ${c.label} file, wrk ${c.conns} conns`,
+      metric: "requests/s",
+      better: "higher",
+      perCpu: true,
+      target: { op: ">=", ratio: c.target },
+      ...samples,
+    });
   }
 }
 
@@ -350,6 +372,7 @@ async function memorySection(rows: Row[]): Promise<void> {
   if (!wanted("idle")) return;
   const samples = await compare(
     "idle",
+    null,
     async (side) => {
       const cmd = side === "project" && !standIn ? projectCmd : baselineEchoCmd;
       const server = await start(side, cmd);
@@ -505,8 +528,8 @@ async function machineLines(): Promise<string[]> {
 function methodLines(): string[] {
   return [
     `Server pinned to core ${serverCore} (taskset), load generator (bench/loadgen, Go + gorilla/websocket; wrk for static) pinned to core ${generator.core}.`,
-    `Each figure: ${rounds} rounds, project and baseline alternating (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run. Cells show the **best** round and the median in parentheses.`,
-    "Judged ratio (bold): for server-bound rates (echo throughput, handshakes, static) the figure per second of server CPU, median of rounds; for latency and memory the best rounds. Why: this machine is shared, and other processes take turns on the server core; in an A/A run (the raw baseline against itself, `--stand-in`) best-of-4 throughput ratios ranged 0.91-1.05 while per-server-CPU ratios stayed within 0.99-1.03. The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
+    `Each figure: ${rounds} rounds, project and baseline alternating (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run. Every round starts both servers afresh and stops them after it (the idle-memory rows start one per run). Cells show the **best** round and the median in parentheses.`,
+    "Judged ratio (bold): project / baseline within each round (its two runs are neighbours in time, on servers started together), median over rounds; for server-bound rates (echo throughput, handshakes, static) the figures compared are per second of server CPU. Why: this machine is shared and its speed drifts by more than the targets' margins, and in A/A runs (the raw baseline against itself, `--stand-in`) one of two identical server processes could stay 10 % faster than the other for a whole scenario; with the same two processes for every round and each side's median taken separately, identical servers scored 0.963-0.967 on echo throughput. The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
     "Baselines: bench/baseline_echo.ts (`Deno.serve` + `Deno.upgradeWebSocket`, echo `e.data`), bench/baseline_static.ts (`Deno.open` stream per request). The project runs `deno run -P main.ts --hostname=127.0.0.1 --log-level=warn --static-dir=<temp dir>` with default settings.",
     "CPU columns: server / generator CPU over the measured window in % of one core, from /proc/PID/stat (server) and getrusage or reaped-children time (generator). limit = server when the server core was ≥ 90% busy with the server (the server was the bottleneck), generator when the generator was, neither otherwise (latency-bound or disturbed).",
     "Every echo is checked byte for byte, in order, with its message type; static bodies are checked once per server before timing. Any mismatch, lost message or error fails the row.",
