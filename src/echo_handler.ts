@@ -40,7 +40,11 @@ export class EchoHandler implements WebSocketSessionHandler {
   handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
     // Push mode: each message is answered as it arrives, with no promise per message (and no
     // suspended function per idle session), so echo costs next to nothing over raw Deno.
-    if (session.readTimeoutMs === 0) return session.listen((message) => void session.send(message));
+    if (session.readTimeoutMs === 0) {
+      return session.listen((data) =>
+        void (typeof data === "string" ? session.sendText(data) : session.sendBinary(data))
+      );
+    }
     return this.#echoUntilQuiet(session);
   }
 

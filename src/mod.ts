@@ -35,7 +35,12 @@ export type {
   WebSocketSessionHandler,
 } from "./websocket_handler.ts";
 export { CloseCode, WebSocketSession } from "./websocket_session.ts";
-export type { CloseInfo, ReadOptions, WebSocketMessage } from "./websocket_session.ts";
+export type {
+  CloseInfo,
+  MessageListener,
+  ReadOptions,
+  WebSocketMessage,
+} from "./websocket_session.ts";
 export { EchoHandler, echoHandlerProducer } from "./echo_handler.ts";
 export { createStaticHandler } from "./static_files.ts";
 export { createLogger } from "./log.ts";

@@ -33,6 +33,12 @@ export type WebSocketMessage =
   | { kind: "text"; data: string }
   | { kind: "binary"; data: Uint8Array };
 
+/**
+ * A push-mode listener ({@linkcode WebSocketSession.listen}): text arrives as a string, binary
+ * as bytes, so no message object is made per message.
+ */
+export type MessageListener = (data: string | Uint8Array) => void;
+
 /** How a session ended. */
 export interface CloseInfo {
   /** The close code (1005 when the peer sent none, 1006 when the connection dropped). */
@@ -199,7 +205,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   /** Reads made while another was waiting, oldest first (rare). */
   #laterReads: PendingRead[] | undefined;
   /** Push mode ({@linkcode WebSocketSession.listen}): who gets each message as it arrives. */
-  #listener: ((message: WebSocketMessage) => void) | undefined;
+  #listener: MessageListener | undefined;
   /** Resolves the promise `listen` returned. */
   #listenDone: (() => void) | undefined;
   /** In push mode on shutdown: sends the close once the peer has gone quiet. */
@@ -210,9 +216,9 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #closeRequested = false;
   /** Bytes sent since the send buffer was last looked at. */
   #uncheckedBytes = 0;
-  /** The message the handler read last and its size, so echoing it does not measure it again. */
-  #lastRead: WebSocketMessage | undefined;
-  #lastReadBytes = 0;
+  /** The payload the handler got last and its size, so echoing it does not measure it again. */
+  #lastData: string | Uint8Array | undefined;
+  #lastDataBytes = 0;
   /** The close this side sent, if it closed first. */
   #closeSent: { code: number; reason: string } | undefined;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
@@ -332,18 +338,12 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     // shutdown, messages are taken on through the grace: they were on the wire already.
     if (this.#ended || this.#closeRequested) return;
     if (this.#closeWhenDrained && performance.now() > this.#closeWhenDrained.takeUntilMs) return;
-    let message: WebSocketMessage;
-    let bytes: number;
-    if (typeof data === "string") {
-      // Limits and metrics are in UTF-8 bytes, not UTF-16 units.
-      bytes = utf8ByteLength(data);
-      message = { kind: "text", data };
-    } else {
-      bytes = data.byteLength;
-      message = { kind: "binary", data: new Uint8Array(data) };
-    }
+    const text = typeof data === "string";
+    // Limits and metrics are in UTF-8 bytes, not UTF-16 units.
+    const bytes = text ? utf8ByteLength(data) : data.byteLength;
+    const payload = text ? data : new Uint8Array(data);
     this.messagesReceived++;
-    this.#metrics?.countMessageIn(message.kind, bytes);
+    this.#metrics?.countMessageIn(text ? "text" : "binary", bytes);
     if (bytes > this.#maxMessageBytes) {
       this.#log("warn", "session.limit", { limit: "max_message_bytes", bytes });
       this.close(
@@ -354,23 +354,24 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     }
     if (this.#debug) {
       this.#log("debug", "session.message", {
-        kind: message.kind,
+        kind: text ? "text" : "binary",
         bytes,
-        data: message.kind === "text" ? message.data : undefined,
+        data: typeof payload === "string" ? payload : undefined,
       });
     }
+    this.#lastData = payload;
+    this.#lastDataBytes = bytes;
     if (this.#listener) {
-      this.#lastRead = message;
-      this.#lastReadBytes = bytes;
-      this.#push(message);
+      this.#push(payload);
       if (this.#closeWhenDrained) this.#armQuietTimer();
       return;
     }
+    const message: WebSocketMessage = typeof payload === "string"
+      ? { kind: "text", data: payload }
+      : { kind: "binary", data: payload };
     const read = this.#takeRead();
     if (read) {
       if (read.timer !== undefined) clearTimeout(read.timer);
-      this.#lastRead = message;
-      this.#lastReadBytes = bytes;
       read.resolve(message);
       return;
     }
@@ -392,9 +393,9 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   }
 
   /** Hands one message to the listener; a listener that throws fails the session (1011). */
-  #push(message: WebSocketMessage): void {
+  #push(data: string | Uint8Array): void {
     try {
-      this.#listener!(message);
+      this.#listener!(data);
     } catch (error) {
       this.#log("warn", "session.listener_failed", {
         error: error instanceof Error ? error.message : String(error),
@@ -427,18 +428,18 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   /**
    * Push mode, for handlers that answer each message at once: `listener` is called with
-   * every message as it arrives, in order (those already queued first), with no promise per
-   * message. Sends made from it do not wait on backpressure; the send-buffer limit guards a
-   * peer that does not read. Resolves when the session closes (or is closing). Reads must
-   * not be mixed with it.
+   * every message as it arrives (a string for text, bytes for binary), in order (those
+   * already queued first), with no promise or message object per message. Sends made from it
+   * do not wait on backpressure; the send-buffer limit guards a peer that does not read.
+   * Resolves when the session closes (or is closing). Reads must not be mixed with it.
    */
-  listen(listener: (message: WebSocketMessage) => void): Promise<void> {
+  listen(listener: MessageListener): Promise<void> {
     if (this.#listener) throw new Error("this session already has a listener");
     return new Promise((resolve) => {
       this.#listenDone = resolve;
       this.#listener = listener;
       for (let message = this.#dequeue(); message && this.#listener; message = this.#dequeue()) {
-        this.#push(message);
+        this.#push(message.data);
       }
       if (this.#ended || this.#closeRequested) this.#stopListening();
       else if (this.#closeWhenDrained) this.#armQuietTimer();
@@ -466,8 +467,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const message = this.#queue[this.#queueHead];
     const bytes = this.#queueSizes![this.#queueHead];
     this.#queuedBytes -= bytes;
-    this.#lastRead = message;
-    this.#lastReadBytes = bytes;
+    this.#lastData = message.data;
+    this.#lastDataBytes = bytes;
     this.#queueHead++;
     if (this.#queueHead === this.#queue.length) {
       this.#clearQueue();
@@ -564,7 +565,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
    * buffer is above the high-water mark. A send after the session closed is dropped.
    */
   sendText(text: string): Promise<void> {
-    return this.#send(text, "text", utf8ByteLength(text));
+    return this.#send(text, "text", this.#textBytes(text));
   }
 
   /** Sends a binary message; see {@linkcode WebSocketSession.sendText}. */
@@ -577,8 +578,12 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     if (message.kind === "binary") {
       return this.#send(message.data, "binary", message.data.byteLength);
     }
-    const bytes = message === this.#lastRead ? this.#lastReadBytes : utf8ByteLength(message.data);
-    return this.#send(message.data, "text", bytes);
+    return this.#send(message.data, "text", this.#textBytes(message.data));
+  }
+
+  /** UTF-8 size of `text`, not counted again when it is the text just received (an echo). */
+  #textBytes(text: string): number {
+    return text === this.#lastData ? this.#lastDataBytes : utf8ByteLength(text);
   }
 
   #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {

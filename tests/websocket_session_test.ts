@@ -74,6 +74,30 @@ Deno.test("readMessage reports the kind; readText and readBinary convert", async
   await closeEvent(socket);
 });
 
+Deno.test("push mode hands text as a string and binary as bytes, in order", async () => {
+  const gate = deferred<void>();
+  const got = deferred<unknown[]>();
+  await using t = serverWith(async (session) => {
+    await gate.promise;
+    const seen: unknown[] = [];
+    await session.listen((data) => {
+      seen.push(data);
+      if (seen.length === 3) got.resolve(seen);
+      if (seen.length === 4) void session.sendText(`${seen.length} received`);
+    });
+  });
+  const socket = await openWebSocket(`${t.ws}/echo`, "test");
+  socket.send("queued");
+  socket.send(new Uint8Array([7, 8]));
+  socket.send("sync");
+  const reply = nextMessage(socket);
+  gate.resolve();
+  assert.deepEqual(await got.promise, ["queued", new Uint8Array([7, 8]), "sync"]);
+  socket.send("héllo");
+  assert.equal(await reply, "4 received");
+  await closeWebSocket(socket);
+});
+
 Deno.test("a read resolves null after the read timeout and the session stays open", async () => {
   const got = deferred<[unknown, boolean]>();
   await using t = serverWith(async (session) => {
