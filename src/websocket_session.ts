@@ -216,8 +216,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #closeRequested = false;
   /** Bytes sent since the send buffer was last looked at. */
   #uncheckedBytes = 0;
-  /** The payload the handler got last and its size, so echoing it does not measure it again. */
-  #lastData: string | Uint8Array | undefined;
+  /** The text the handler got last and its size, so echoing it does not measure it again. */
+  #lastData: string | undefined;
   #lastDataBytes = 0;
   /** The close this side sent, if it closed first. */
   #closeSent: { code: number; reason: string } | undefined;
@@ -359,8 +359,12 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
         data: typeof payload === "string" ? payload : undefined,
       });
     }
-    this.#lastData = payload;
-    this.#lastDataBytes = bytes;
+    // Only text needs its size remembered (bytes know their length), and a binary payload
+    // held here would outlive the message: big buffers that die young are cheaper.
+    if (typeof payload === "string") {
+      this.#lastData = payload;
+      this.#lastDataBytes = bytes;
+    }
     if (this.#listener) {
       this.#push(payload);
       if (this.#closeWhenDrained) this.#armQuietTimer();
@@ -467,8 +471,10 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const message = this.#queue[this.#queueHead];
     const bytes = this.#queueSizes![this.#queueHead];
     this.#queuedBytes -= bytes;
-    this.#lastData = message.data;
-    this.#lastDataBytes = bytes;
+    if (message.kind === "text") {
+      this.#lastData = message.data;
+      this.#lastDataBytes = bytes;
+    }
     this.#queueHead++;
     if (this.#queueHead === this.#queue.length) {
       this.#clearQueue();
