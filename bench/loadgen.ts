@@ -244,12 +244,12 @@ function parseWrk(text: string): { rps: number; bytesPerSec: number; errors: num
 
 /**
  * Runs wrk (one thread, pinned to the generator core) for `seconds` after a
- * one-second warm-up and returns requests/s. wrk's CPU use is this process's
+ * warm-up of `warmupSeconds` and returns requests/s. wrk's CPU use is this process's
  * reaped-children CPU delta, the server's is read from /proc around the run.
  */
 export async function runWrk(
   setup: GeneratorSetup,
-  options: { url: string; conns: number; seconds: number; pids: number[] },
+  options: { url: string; conns: number; seconds: number; warmupSeconds: number; pids: number[] },
 ): Promise<Sample> {
   const wrk = (seconds: number) =>
     new Deno.Command("taskset", {
@@ -268,7 +268,7 @@ export async function runWrk(
       stdout: "piped",
       stderr: "piped",
     }).output();
-  await wrk(1);
+  await wrk(options.warmupSeconds);
   const cores0 = coreJiffies();
   const server0 = cpuSeconds(options.pids);
   const children0 = childrenCpuSeconds();

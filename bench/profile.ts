@@ -137,6 +137,7 @@ async function main(): Promise<void> {
         url: `http://127.0.0.1:${port}/${file}`,
         conns: scenario === "static-1m" ? 16 : 64,
         seconds,
+        warmupSeconds: 1,
         pids: [server.pid],
       });
       console.log(

@@ -8,7 +8,7 @@
  * from Debian if missing, builds bench/loadgen, raises the fd limit). Flags:
  *
  * - `--rounds=4`     rounds per scenario (project and baseline alternate)
- * - `--seconds=4`    measured seconds per run (plus `--warmup=1`)
+ * - `--seconds=4`    measured seconds per run (plus `--warmup=2`)
  * - `--sessions=10000` idle sessions for the memory scenario
  * - `--only=a,b`     run only scenarios whose id contains one of these
  * - `--stand-in`     use the raw baseline in place of the project
@@ -46,7 +46,11 @@ const startDate = new Date();
 
 const rounds = Number(flag("rounds", "4"));
 const seconds = Number(flag("seconds", "4"));
-const warmup = Number(flag("warmup", "1"));
+/**
+ * Warm-up seconds before each measured run. Two, not one: with one, the server measured first
+ * in a round often lost 3-10 % to the one measured second, in A/A runs as in real ones.
+ */
+const warmup = Number(flag("warmup", "2"));
 const sessions = Number(flag("sessions", "10000"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
@@ -346,6 +350,7 @@ async function staticSection(rows: Row[], contents: Record<string, Uint8Array>):
           url: `http://127.0.0.1:${server!.port}/${c.file}`,
           conns: c.conns,
           seconds,
+          warmupSeconds: warmup,
           pids: processTree(server!.pid),
         });
         const bad = (wrong.get(server!) ?? []).filter((w) => w.startsWith(c.file));
