@@ -16,7 +16,7 @@
  * @module
  */
 
-import { flag, freePort, repo, startServer } from "./procs.ts";
+import { flag, repo, startInspected } from "./procs.ts";
 
 interface CallFrame {
   functionName: string;
@@ -63,22 +63,7 @@ function label(frame: CallFrame): string {
 }
 
 async function main(): Promise<void> {
-  const port = freePort();
-  const inspectPort = freePort();
-  const script = baseline ? ["--allow-net", "bench/baseline_echo.ts"] : ["-P", "main.ts"];
-  const server = await startServer("alloc", {
-    cmd: [
-      "deno",
-      "run",
-      `--inspect=127.0.0.1:${inspectPort}`,
-      ...script,
-      `--port=${port}`,
-      ...(baseline ? [] : ["--hostname=127.0.0.1", "--log-level=warn"]),
-    ],
-    port,
-    core: "0",
-    cwd: repo,
-  });
+  const { server, port, inspectPort } = await startInspected("alloc", baseline);
   const session = await inspector(inspectPort);
   try {
     await session.call("HeapProfiler.enable");

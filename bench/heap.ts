@@ -11,7 +11,7 @@
  * @module
  */
 
-import { flag, freePort, repo, rssBytes, startServer } from "./procs.ts";
+import { flag, repo, rssBytes, startInspected } from "./procs.ts";
 
 const sessions = Number(flag("sessions", "2000"));
 const baseline = flag("baseline", "false") === "true";
@@ -55,22 +55,7 @@ async function heapBySize(inspectPort: number): Promise<Map<string, [number, num
 }
 
 async function main(): Promise<void> {
-  const port = freePort();
-  const inspectPort = freePort();
-  const script = baseline ? ["--allow-net", "bench/baseline_echo.ts"] : ["-P", "main.ts"];
-  const server = await startServer("heap", {
-    cmd: [
-      "deno",
-      "run",
-      `--inspect=127.0.0.1:${inspectPort}`,
-      ...script,
-      `--port=${port}`,
-      ...(baseline ? [] : ["--hostname=127.0.0.1", "--log-level=warn"]),
-    ],
-    port,
-    core: "0",
-    cwd: repo,
-  });
+  const { server, port, inspectPort } = await startInspected("heap", baseline);
   const child = new Deno.Command("taskset", {
     args: [
       "-c",

@@ -201,3 +201,30 @@ export function flag(name: string, fallback: string): string {
   if (hit === undefined) return fallback;
   return hit.startsWith(prefix) ? hit.slice(prefix.length) : "true";
 }
+
+/**
+ * Starts the project (or, with `baseline`, bench/baseline_echo.ts) on core 0 with V8's
+ * inspector open on its own port, for the heap tools (bench/heap.ts, bench/alloc.ts).
+ */
+export async function startInspected(
+  name: string,
+  baseline: boolean,
+): Promise<{ server: ServerProcess; port: number; inspectPort: number }> {
+  const port = freePort();
+  const inspectPort = freePort();
+  const script = baseline ? ["--allow-net", "bench/baseline_echo.ts"] : ["-P", "main.ts"];
+  const server = await startServer(name, {
+    cmd: [
+      "deno",
+      "run",
+      `--inspect=127.0.0.1:${inspectPort}`,
+      ...script,
+      `--port=${port}`,
+      ...(baseline ? [] : ["--hostname=127.0.0.1", "--log-level=warn"]),
+    ],
+    port,
+    core: "0",
+    cwd: repo,
+  });
+  return { server, port, inspectPort };
+}
