@@ -217,8 +217,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   /** Bytes sent since the send buffer was last looked at. */
   #uncheckedBytes = 0;
   /** The text the handler got last and its size, so echoing it does not measure it again. */
-  #lastData: string | undefined;
-  #lastDataBytes = 0;
+  #lastText: string | undefined;
+  #lastTextBytes = 0;
   /** The close this side sent, if it closed first. */
   #closeSent: { code: number; reason: string } | undefined;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
@@ -362,8 +362,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     // Only text needs its size remembered (bytes know their length), and a binary payload
     // held here would outlive the message: big buffers that die young are cheaper.
     if (typeof payload === "string") {
-      this.#lastData = payload;
-      this.#lastDataBytes = bytes;
+      this.#lastText = payload;
+      this.#lastTextBytes = bytes;
     }
     if (this.#listener) {
       this.#push(payload);
@@ -472,8 +472,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const bytes = this.#queueSizes![this.#queueHead];
     this.#queuedBytes -= bytes;
     if (message.kind === "text") {
-      this.#lastData = message.data;
-      this.#lastDataBytes = bytes;
+      this.#lastText = message.data;
+      this.#lastTextBytes = bytes;
     }
     this.#queueHead++;
     if (this.#queueHead === this.#queue.length) {
@@ -589,7 +589,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   /** UTF-8 size of `text`, not counted again when it is the text just received (an echo). */
   #textBytes(text: string): number {
-    return text === this.#lastData ? this.#lastDataBytes : utf8ByteLength(text);
+    return text === this.#lastText ? this.#lastTextBytes : utf8ByteLength(text);
   }
 
   #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {
