@@ -89,16 +89,18 @@ function spawnLoadgen(
   return { child, timer };
 }
 
-/**
- * Runs loadgen once in a non-interactive mode (throughput, latency,
- * handshake) with `args` (flag name -> value, without the dash). Never
- * throws: a failed run comes back as a sample with errors.
- */
-export async function runLoadgen(
+/** One run of loadgen: its result, or null and why. */
+export interface LoadgenRun {
+  result: LoadgenResult | null;
+  stderr: string;
+}
+
+/** Runs loadgen once with `args` and parses the JSON object it prints last. */
+async function runLoadgenJson<T>(
   setup: GeneratorSetup,
   args: Record<string, string | number>,
   timeoutMs: number,
-): Promise<{ result: LoadgenResult | null; stderr: string }> {
+): Promise<{ result: T | null; stderr: string }> {
   const flags = Object.entries({ ...args, src: nextSource() }).map(([k, v]) => `-${k}=${v}`);
   const { child, timer } = spawnLoadgen(setup, flags, "null", timeoutMs);
   const out = await child.output();
@@ -106,15 +108,53 @@ export async function runLoadgen(
   const stdout = new TextDecoder().decode(out.stdout).trim().split("\n");
   const stderr = new TextDecoder().decode(out.stderr).trim();
   try {
-    return { result: JSON.parse(stdout[stdout.length - 1]) as LoadgenResult, stderr };
+    return { result: JSON.parse(stdout[stdout.length - 1]) as T, stderr };
   } catch {
     return { result: null, stderr: stderr || `loadgen exited with ${out.code}` };
   }
 }
 
+/**
+ * Runs loadgen once in a non-interactive mode (throughput, latency,
+ * handshake) with `args` (flag name -> value, without the dash). Never
+ * throws: a failed run comes back as a sample with errors.
+ */
+export function runLoadgen(
+  setup: GeneratorSetup,
+  args: Record<string, string | number>,
+  timeoutMs: number,
+): Promise<LoadgenRun> {
+  return runLoadgenJson<LoadgenResult>(setup, args, timeoutMs);
+}
+
+/** Result JSON of loadgen taking turns between two servers (`-url2`). */
+export interface InTurnsResult {
+  mode: string;
+  sliceSeconds: number;
+  /** Each server's windows summed up: [0] is `url`, [1] is `url2`. */
+  targets: [LoadgenResult, LoadgenResult];
+}
+
+/**
+ * Runs loadgen against two servers in turns: `args.url` and `args.url2` take windows of
+ * `args.slice` one after the other (see bench/loadgen/measure.go), and each comes back as
+ * its own run, `[url, url2]`. Never throws.
+ */
+export async function runLoadgenInTurns(
+  setup: GeneratorSetup,
+  args: Record<string, string | number>,
+  timeoutMs: number,
+): Promise<[LoadgenRun, LoadgenRun]> {
+  const { result, stderr } = await runLoadgenJson<InTurnsResult>(setup, args, timeoutMs);
+  return [
+    { result: result?.targets[0] ?? null, stderr },
+    { result: result?.targets[1] ?? null, stderr },
+  ];
+}
+
 /** Converts a loadgen result into a sample whose main figure is `value`. */
 export function toSample(
-  run: { result: LoadgenResult | null; stderr: string },
+  run: LoadgenRun,
   value: (r: LoadgenResult) => number,
   extra: (r: LoadgenResult) => Record<string, number> = () => ({}),
 ): Sample {

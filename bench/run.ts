@@ -7,8 +7,11 @@
  * Run it through `bash bench/run.sh` (installs Go, gorilla/websocket and wrk
  * from Debian if missing, builds bench/loadgen, raises the fd limit). Flags:
  *
- * - `--rounds=4`     rounds per scenario (project and baseline alternate)
- * - `--seconds=4`    measured seconds per run (plus `--warmup=2`)
+ * - `--rounds=8`     rounds per WebSocket scenario: a fresh pair of servers each, measured
+ *                    in turns of `--slice=0.5` s, `--turn-warmup=1` + `--turn-seconds=2` s each
+ * - `--rounds-other=3` rounds of the static, idle-memory and workers scenarios (project
+ *                    and baseline one after the other, A/B then B/A)
+ * - `--seconds=4`    measured seconds per run of those (plus `--warmup=2`)
  * - `--sessions=10000` idle sessions for the memory scenario
  * - `--only=a,b`     run only scenarios whose id contains one of these
  * - `--stand-in`     use the raw baseline in place of the project
@@ -25,6 +28,7 @@ import {
   type LoadgenResult,
   runIdle,
   runLoadgen,
+  runLoadgenInTurns,
   runWrk,
   type Sample,
   toSample,
@@ -44,13 +48,21 @@ import { best, fmt, renderReport, type Row, type Section } from "./report.ts";
 const started = performance.now();
 const startDate = new Date();
 
-const rounds = Number(flag("rounds", "4"));
+const rounds = Number(flag("rounds", "8"));
+const otherRounds = Number(flag("rounds-other", "3"));
 const seconds = Number(flag("seconds", "4"));
 /**
  * Warm-up seconds before each measured run. Two, not one: with one, the server measured first
  * in a round often lost 3-10 % to the one measured second, in A/A runs as in real ones.
  */
 const warmup = Number(flag("warmup", "2"));
+/**
+ * The WebSocket rows take turns (bench/loadgen/measure.go): windows of `slice` seconds, the
+ * project's and the baseline's one after the other, `turnWarmup` then `turnSeconds` each.
+ */
+const slice = Number(flag("slice", "0.5"));
+const turnWarmup = Number(flag("turn-warmup", "1"));
+const turnSeconds = Number(flag("turn-seconds", "2"));
 const sessions = Number(flag("sessions", "10000"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
@@ -146,26 +158,31 @@ type Side = "project" | "baseline";
 /** The two servers of one round. */
 type Pair = Record<Side, ServerProcess>;
 
+/** Measures one round: a sample per side, on the round's servers, `order[0]` first. */
+type RoundRunner = (pair: Pair | undefined, order: Side[]) => Promise<Record<Side, Sample>>;
+
 /**
- * Runs `runOne` for both sides, `rounds` times, alternating which goes first (A/B, B/A, ...),
- * so that each round's two runs are neighbours in time and are compared as a pair. With
+ * Runs `count` rounds of `runRound`, alternating which side goes first (A/B, B/A, ...), so
+ * each round's two samples are neighbours in time and are compared as a pair. With
  * `startPair`, every round gets two freshly started servers, stopped after it: in A/A runs
- * (the same server on both sides) one process of a pair stayed 10 % faster than the other
- * through every round of a scenario, so a process's luck must not carry across rounds.
+ * (the same server on both sides) one of two identical processes could stay 5-10 % faster
+ * than the other for as long as it ran, so a process's luck must not carry across rounds.
  */
 async function compare(
   id: string,
+  count: number,
   startPair: (() => Promise<Pair>) | null,
-  runOne: (side: Side, server: ServerProcess | undefined) => Promise<Sample>,
+  runRound: RoundRunner,
   show: (s: Sample) => string,
 ): Promise<Record<Side, Sample[]>> {
   const out: Record<Side, Sample[]> = { project: [], baseline: [] };
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < count; round++) {
     const order: Side[] = round % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
     const pair = startPair ? await startPair() : undefined;
     try {
+      const samples = await runRound(pair, order);
       for (const side of order) {
-        const sample = await runOne(side, pair?.[side]);
+        const sample = samples[side];
         out[side].push(sample);
         const errs = sample.mismatches + sample.lost + sample.errors;
         log(
@@ -179,6 +196,17 @@ async function compare(
     }
   }
   return out;
+}
+
+/** A round of two runs, one server after the other, in the round's order. */
+function oneAfterTheOther(
+  runOne: (side: Side, server: ServerProcess | undefined) => Promise<Sample>,
+): RoundRunner {
+  return async (pair, order) => {
+    const out = {} as Record<Side, Sample>;
+    for (const side of order) out[side] = await runOne(side, pair?.[side]);
+    return out;
+  };
 }
 
 // ------------------------------------------------------------------ scenarios
@@ -211,33 +239,56 @@ function loadgenTimeout(): number {
   return (warmup + seconds + 30) * 1000;
 }
 
+/**
+ * A round of a WebSocket scenario: one loadgen run against both servers in turns (windows
+ * of `slice` seconds, the first in `order` first), each server's windows summed into its
+ * sample. Taking turns puts both servers through the same stretch of the machine's speed.
+ */
+function inTurns(
+  args: Record<string, string | number>,
+  value: (r: LoadgenResult) => number,
+  extra?: (r: LoadgenResult) => Record<string, number>,
+  warmupSeconds = turnWarmup,
+): RoundRunner {
+  return async (pair, order) => {
+    const [a, b] = order.map((side) => pair![side]);
+    const [first, second] = await runLoadgenInTurns(generator, {
+      ...args,
+      url: `ws://127.0.0.1:${a.port}/echo`,
+      pids: processTree(a.pid).join(","),
+      url2: `ws://127.0.0.1:${b.port}/echo`,
+      pids2: processTree(b.pid).join(","),
+      warmup: `${warmupSeconds}s`,
+      duration: `${turnSeconds}s`,
+      slice: `${slice * 1000}ms`,
+    }, (2 * (warmupSeconds + turnSeconds) + 60) * 1000);
+    return {
+      [order[0]]: toSample(first, value, extra),
+      [order[1]]: toSample(second, value, extra),
+    } as Record<Side, Sample>;
+  };
+}
+
 async function wsSection(rows: Row[]): Promise<void> {
   const ids = [...echoScenarios.map((s) => s.id), "latency", "handshake"];
   if (!ids.some(wanted)) return;
-  const startPair = async (): Promise<Pair> => ({
-    project: await start("project", standIn ? baselineEchoCmd : projectCmd),
-    baseline: await start("baseline-echo", baselineEchoCmd),
-  });
-  const base = (server: ServerProcess | undefined) => ({
-    url: `ws://127.0.0.1:${server!.port}/echo`,
-    warmup: `${warmup}s`,
-    duration: `${seconds}s`,
-    pids: processTree(server!.pid).join(","),
-  });
+  const startPair = async (): Promise<Pair> => {
+    const [project, baseline] = await Promise.all([
+      start("project", standIn ? baselineEchoCmd : projectCmd),
+      start("baseline-echo", baselineEchoCmd),
+    ]);
+    return { project, baseline };
+  };
   for (const s of echoScenarios.filter((s) => wanted(s.id))) {
     const samples = await compare(
       s.id,
+      rounds,
       startPair,
-      async (_side, server) =>
-        toSample(
-          await runLoadgen(
-            generator,
-            { mode: "throughput", ...base(server), ...s.args },
-            loadgenTimeout(),
-          ),
-          (r) => r.rate,
-          (r) => ({ bytesPerSec: r.bytesPerSec }),
-        ),
+      inTurns(
+        { mode: "throughput", ...s.args },
+        (r) => r.rate,
+        (r) => ({ bytesPerSec: r.bytesPerSec }),
+      ),
       (x) => `${fmt(x.value)} msgs/s`,
     );
     rows.push({
@@ -252,17 +303,16 @@ async function wsSection(rows: Row[]): Promise<void> {
   if (wanted("latency")) {
     const samples = await compare(
       "latency",
+      rounds,
       startPair,
-      async (_side, server) =>
-        toSample(
-          await runLoadgen(
-            generator,
-            { mode: "latency", ...base(server), conns: 1, size: 32, type: "text" },
-            loadgenTimeout(),
-          ),
-          (r: LoadgenResult) => r.p50Us ?? NaN,
-          (r: LoadgenResult) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
-        ),
+      inTurns(
+        { mode: "latency", conns: 1, size: 32, type: "text" },
+        (r) => r.p50Us ?? NaN,
+        (r) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
+        // One message at a time is ~12,000 a second, not 100,000: after 1 s the project's
+        // round trips were still 10-30 % slower than a second later (the raw baseline's not).
+        2 * turnWarmup,
+      ),
       (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
     );
     const scenario = "Round trip, 1 conn × 32 B text";
@@ -281,16 +331,9 @@ async function wsSection(rows: Row[]): Promise<void> {
   if (wanted("handshake")) {
     const samples = await compare(
       "handshake",
+      rounds,
       startPair,
-      async (_side, server) =>
-        toSample(
-          await runLoadgen(
-            generator,
-            { mode: "handshake", ...base(server), conns: 16 },
-            loadgenTimeout(),
-          ),
-          (r) => r.rate,
-        ),
+      inTurns({ mode: "handshake", conns: 16 }, (r) => r.rate),
       (x) => `${fmt(x.value)} handshakes/s`,
     );
     rows.push({
@@ -344,8 +387,9 @@ async function staticSection(rows: Row[], contents: Record<string, Uint8Array>):
   for (const c of cases) {
     const samples = await compare(
       c.id,
+      otherRounds,
       startPair,
-      async (_side, server) => {
+      oneAfterTheOther(async (_side, server) => {
         const s = await runWrk(generator, {
           url: `http://127.0.0.1:${server!.port}/${c.file}`,
           conns: c.conns,
@@ -359,7 +403,7 @@ async function staticSection(rows: Row[], contents: Record<string, Uint8Array>):
           s.errorSample ??= `wrong body: ${bad.join("; ")}`;
         }
         return s;
-      },
+      }),
       (x) => `${fmt(x.value)} req/s`,
     );
     rows.push({
@@ -377,8 +421,9 @@ async function memorySection(rows: Row[]): Promise<void> {
   if (!wanted("idle")) return;
   const samples = await compare(
     "idle",
+    otherRounds,
     null,
-    async (side) => {
+    oneAfterTheOther(async (side) => {
       const cmd = side === "project" && !standIn ? projectCmd : baselineEchoCmd;
       const server = await start(side, cmd);
       try {
@@ -393,7 +438,7 @@ async function memorySection(rows: Row[]): Promise<void> {
       } finally {
         await server.stop(10000);
       }
-    },
+    }),
     (x) => `${fmt(x.value)} bytes/session (${fmt(x.extra.opened)} opened)`,
   );
   rows.push({
@@ -428,7 +473,7 @@ async function workersSection(): Promise<Section | null> {
   const all = cores > 1 ? `0-${cores - 1}` : "0";
   const unpinned: GeneratorSetup = { ...generator, core: all };
   const results: Record<string, Sample[]> = { "1": [], "2": [] };
-  for (let round = 0; round < rounds; round++) {
+  for (let round = 0; round < otherRounds; round++) {
     for (const n of round % 2 === 0 ? ["1", "2"] : ["2", "1"]) {
       const server = await start(
         `workers-${n}`,
@@ -533,8 +578,11 @@ async function machineLines(): Promise<string[]> {
 function methodLines(): string[] {
   return [
     `Server pinned to core ${serverCore} (taskset), load generator (bench/loadgen, Go + gorilla/websocket; wrk for static) pinned to core ${generator.core}.`,
-    `Each figure: ${rounds} rounds, project and baseline alternating (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run. Every round starts both servers afresh and stops them after it (the idle-memory rows start one per run). Cells show the **best** round and the median in parentheses.`,
-    "Judged ratio (bold): project / baseline within each round (its two runs are neighbours in time, on servers started together), median over rounds; for server-bound rates (echo throughput, handshakes, static) the figures compared are per second of server CPU. Why: this machine is shared and its speed drifts by more than the targets' margins, and in A/A runs (the raw baseline against itself, `--stand-in`) one of two identical server processes could stay 10 % faster than the other for a whole scenario; with the same two processes for every round and each side's median taken separately, identical servers scored 0.963-0.967 on echo throughput. The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
+    `WebSocket rows (echo, round trip, handshakes): ${rounds} rounds, each on a freshly started pair of servers, stopped after it. In a round the generator takes turns between the two servers in windows of ${slice} s (A B, B A, A B, ...; a paused server's traffic is drained before the other's window starts), ${turnWarmup} s of warm-up (${
+      2 * turnWarmup
+    } s for round trips, which come 8 times slower) and then ${turnSeconds} s measured per server; each server's windows are summed into the round's figure.`,
+    `Static, idle-memory and workers rows: ${otherRounds} rounds, project and baseline one after the other (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run; every round starts both servers afresh (the idle-memory rows start one per run). Their margins are wide, so they get fewer rounds.`,
+    "Cells show the **best** round and the median in parentheses. Judged ratio (bold): project / baseline within each round, median over rounds; for server-bound rates (echo throughput, handshakes, static) the figures compared are per second of server CPU. Why: this machine is shared; its speed dips by 10-15 % for seconds at a time, which one-after-the-other runs catch on one side only (taking turns in short windows puts both sides through the same dip), and one of two identical server processes can stay 5-10 % faster than the other for as long as it runs (only many rounds, each with fresh processes, average that out). The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
     "Baselines: bench/baseline_echo.ts (`Deno.serve` + `Deno.upgradeWebSocket`, echo `e.data`), bench/baseline_static.ts (`Deno.open` stream per request). The project runs `deno run -P main.ts --hostname=127.0.0.1 --log-level=warn --static-dir=<temp dir>` with default settings.",
     "CPU columns: server / generator CPU over the measured window in % of one core, from /proc/PID/stat (server) and getrusage or reaped-children time (generator). limit = server when the server core was ≥ 90% busy with the server (the server was the bottleneck), generator when the generator was, neither otherwise (latency-bound or disturbed).",
     "Every echo is checked byte for byte, in order, with its message type; static bodies are checked once per server before timing. Any mismatch, lost message or error fails the row.",

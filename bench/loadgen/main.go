@@ -88,11 +88,14 @@ type options struct {
 	duration time.Duration
 	pids     []int
 	srcBase  int
+	url2     string
+	pids2    []int
+	slice    time.Duration
 }
 
 func main() {
 	var o options
-	var msgType, pids string
+	var msgType, pids, pids2 string
 	flag.StringVar(&o.mode, "mode", "throughput", "throughput | latency | handshake | idle")
 	flag.StringVar(&o.url, "url", "ws://127.0.0.1:8181/echo", "WebSocket URL (loopback only)")
 	flag.IntVar(&o.conns, "conns", 64, "connections (handshake: workers)")
@@ -103,6 +106,9 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time")
 	flag.StringVar(&pids, "pids", "", "comma-separated server PIDs whose CPU use is measured")
 	flag.IntVar(&o.srcBase, "src", 2, "first source address 127.0.0.<src> to spread connections over")
+	flag.StringVar(&o.url2, "url2", "", "a second server: measure both in turns of -slice (see measure.go)")
+	flag.StringVar(&pids2, "pids2", "", "PIDs of the -url2 server")
+	flag.DurationVar(&o.slice, "slice", 500*time.Millisecond, "window length when taking turns")
 	profile := flag.String("cpuprofile", "", "write a Go CPU profile of the generator here")
 	flag.Parse()
 	if *profile != "" {
@@ -114,29 +120,25 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	o.binary = msgType == "binary"
-	for _, p := range strings.Split(pids, ",") {
-		if n, err := strconv.Atoi(strings.TrimSpace(p)); err == nil {
-			o.pids = append(o.pids, n)
-		}
-	}
+	o.pids, o.pids2 = parsePids(pids), parsePids(pids2)
 	if o.size < 16 {
 		o.size = 16
 	}
-	if !strings.HasPrefix(o.url, "ws://127.") && !strings.HasPrefix(o.url, "ws://localhost") {
-		fail("refusing a non-loopback URL: " + o.url)
+	for _, u := range []string{o.url, o.url2} {
+		if u != "" && !strings.HasPrefix(u, "ws://127.") && !strings.HasPrefix(u, "ws://localhost") {
+			fail("refusing a non-loopback URL: " + u)
+		}
+	}
+	if o.url2 != "" && o.mode != "idle" {
+		out, _ := json.Marshal(measureAlternating(o))
+		fmt.Println(string(out))
+		return
 	}
 	var r result
-	switch o.mode {
-	case "throughput":
-		r = runThroughput(o)
-	case "latency":
-		r = runLatency(o)
-	case "handshake":
-		r = runHandshake(o)
-	case "idle":
+	if o.mode == "idle" {
 		r = runIdle(o)
-	default:
-		fail("unknown mode " + o.mode)
+	} else {
+		r = measureOne(o)
 	}
 	r.Mode, r.Conns, r.Size = o.mode, o.conns, o.size
 	r.CoreBusyPct = lastCoreBusy
@@ -145,6 +147,16 @@ func main() {
 	}
 	out, _ := json.Marshal(r)
 	fmt.Println(string(out))
+}
+
+func parsePids(list string) []int {
+	var out []int
+	for _, p := range strings.Split(list, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(p)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func fail(msg string) {
@@ -161,7 +173,7 @@ var lastCoreBusy []float64
 type cpuMeter struct {
 	pids      []int
 	wall      time.Time
-	server    int64 // clock ticks (USER_HZ = 100)
+	server    time.Duration
 	generator time.Duration
 	cores     [][2]int64 // per core: busy and total jiffies from /proc/stat
 }
@@ -217,7 +229,7 @@ func selfCPU() time.Duration {
 }
 
 func startCPU(pids []int) cpuMeter {
-	return cpuMeter{pids: pids, wall: time.Now(), server: procTicks(pids), generator: selfCPU(),
+	return cpuMeter{pids: pids, wall: time.Now(), server: serverRuntime(pids), generator: selfCPU(),
 		cores: coreJiffies()}
 }
 
@@ -243,7 +255,7 @@ func (m cpuMeter) coreBusy() []float64 {
 func (m cpuMeter) stop() (float64, float64, float64) {
 	lastCoreBusy = m.coreBusy()
 	elapsed := time.Since(m.wall).Seconds()
-	server := float64(procTicks(m.pids)-m.server) / 100 / elapsed * 100
+	server := (serverRuntime(m.pids) - m.server).Seconds() / elapsed * 100
 	gen := (selfCPU() - m.generator).Seconds() / elapsed * 100
 	return elapsed, server, gen
 }
@@ -496,150 +508,9 @@ func dialAll(o options, n, bufSize int, errs *errorCounter) ([]*websocket.Conn, 
 	return wss, bcs
 }
 
-// ---------------------------------------------------------------- throughput
-
-type connStats struct {
-	received int64
-	sent     int64
-	_        [48]byte
-}
-
-func runThroughput(o options) result {
-	var errs errorCounter
-	var mismatches int64
-	p := newPayloads(o.size, o.binary)
-	bufSize := o.size + 64
-	if bufSize < 4096 {
-		bufSize = 4096
-	}
-	wss, bcs := dialAll(o, o.conns, bufSize, &errs)
-	stats := make([]connStats, o.conns)
-	stop := make(chan struct{})
-	var senders, receivers sync.WaitGroup
-	maxBatch := o.window
-	if maxBatch > 64 {
-		maxBatch = 64
-	}
-	for i := range wss {
-		ws, bc, st := wss[i], bcs[i], &stats[i]
-		if ws == nil {
-			continue
-		}
-		credits := make(chan struct{}, o.window)
-		for j := 0; j < o.window; j++ {
-			credits <- struct{}{}
-		}
-		bc.Buffer(true)
-		senders.Add(1)
-		go func() { // sender
-			defer senders.Done()
-			buf := p.newBuffer()
-			var seq uint64
-			for {
-				select {
-				case <-stop:
-					return
-				case <-credits:
-				}
-				n := 1
-			batch:
-				for n < maxBatch {
-					select {
-					case <-credits:
-						n++
-					default:
-						break batch
-					}
-				}
-				for k := 0; k < n; k++ {
-					p.fill(buf, seq)
-					if err := ws.WriteMessage(p.msgType(), buf); err != nil {
-						errs.add(err)
-						return
-					}
-					seq++
-				}
-				if err := bc.Flush(); err != nil {
-					errs.add(err)
-					return
-				}
-				atomic.StoreInt64(&st.sent, int64(seq))
-			}
-		}()
-		receivers.Add(1)
-		go func() { // receiver
-			defer receivers.Done()
-			buf := make([]byte, o.size+1)
-			var seq uint64
-			for {
-				mt, msg, err := readMessage(ws, buf)
-				if err != nil {
-					if !websocket.IsCloseError(err, websocket.CloseNormalClosure) &&
-						!strings.Contains(err.Error(), "i/o timeout") {
-						errs.add(err)
-					}
-					return
-				}
-				if !p.check(mt, msg, seq) {
-					atomic.AddInt64(&mismatches, 1)
-				}
-				seq++
-				atomic.StoreInt64(&st.received, int64(seq))
-				select {
-				case credits <- struct{}{}:
-				default:
-				}
-			}
-		}()
-	}
-	total := func() int64 {
-		var t int64
-		for i := range stats {
-			t += atomic.LoadInt64(&stats[i].received)
-		}
-		return t
-	}
-	time.Sleep(o.warmup)
-	before := total()
-	meter := startCPU(o.pids)
-	time.Sleep(o.duration)
-	count := total() - before
-	elapsed, serverCPU, genCPU := meter.stop()
-	close(stop)
-	senders.Wait()
-	// Let in-flight echoes come back, then close every session.
-	deadline := time.Now().Add(5 * time.Second)
-	var lost int64
-	for i := range wss {
-		if wss[i] == nil {
-			continue
-		}
-		for atomic.LoadInt64(&stats[i].received) < atomic.LoadInt64(&stats[i].sent) &&
-			time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
-		lost += atomic.LoadInt64(&stats[i].sent) - atomic.LoadInt64(&stats[i].received)
-	}
-	for i := range wss {
-		if wss[i] != nil {
-			sendClose(wss[i], bcs[i]) // the receiver goroutine reads the server's close
-		}
-	}
-	receivers.Wait()
-	for _, ws := range wss {
-		if ws != nil {
-			ws.Close()
-		}
-	}
-	return result{
-		Window: o.window, Seconds: elapsed, Count: count, Rate: float64(count) / elapsed,
-		BytesPerSec: float64(count) * float64(o.size) / elapsed, Mismatches: mismatches,
-		Lost: lost, Errors: errs.n, ErrorSample: errs.sample, ServerCPUPct: serverCPU,
-		GenCPUPct: genCPU,
-	}
-}
-
 // ---------------------------------------------------------------- latency
+
+func sortInt64(v []int64) { sort.Slice(v, func(i, j int) bool { return v[i] < v[j] }) }
 
 func percentile(sorted []int64, q float64) float64 {
 	if len(sorted) == 0 {
@@ -647,121 +518,6 @@ func percentile(sorted []int64, q float64) float64 {
 	}
 	i := int(q * float64(len(sorted)-1))
 	return float64(sorted[i]) / 1000
-}
-
-func runLatency(o options) result {
-	var errs errorCounter
-	var mismatches int64
-	p := newPayloads(o.size, o.binary)
-	ws, bc, err := dial(o, o.size+4096)
-	if err != nil {
-		return result{Errors: 1, ErrorSample: err.Error()}
-	}
-	buf := p.newBuffer()
-	rbuf := make([]byte, o.size+1)
-	samples := make([]int64, 0, 1<<18)
-	var seq uint64
-	measuring := false
-	var meter cpuMeter
-	start := time.Now()
-	end := start.Add(o.warmup)
-	for {
-		now := time.Now()
-		if now.After(end) {
-			if measuring {
-				break
-			}
-			measuring = true
-			meter = startCPU(o.pids)
-			end = now.Add(o.duration)
-		}
-		p.fill(buf, seq)
-		t0 := time.Now()
-		if err := ws.WriteMessage(p.msgType(), buf); err != nil {
-			errs.add(err)
-			break
-		}
-		mt, msg, err := readMessage(ws, rbuf)
-		if err != nil {
-			errs.add(err)
-			break
-		}
-		rtt := time.Since(t0)
-		if !p.check(mt, msg, seq) {
-			mismatches++
-		}
-		seq++
-		if measuring {
-			samples = append(samples, rtt.Nanoseconds())
-		}
-	}
-	elapsed, serverCPU, genCPU := meter.stop()
-	closeSession(ws, bc)
-	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
-	var sum int64
-	for _, s := range samples {
-		sum += s
-	}
-	mean := 0.0
-	if len(samples) > 0 {
-		mean = float64(sum) / float64(len(samples)) / 1000
-	}
-	return result{
-		Seconds: elapsed, Count: int64(len(samples)), Rate: float64(len(samples)) / elapsed,
-		Mismatches: mismatches, Errors: errs.n, ErrorSample: errs.sample,
-		P50Us: percentile(samples, 0.50), P90Us: percentile(samples, 0.90),
-		P99Us: percentile(samples, 0.99), MaxUs: percentile(samples, 1), MeanUs: mean,
-		ServerCPUPct: serverCPU, GenCPUPct: genCPU,
-	}
-}
-
-// ---------------------------------------------------------------- handshakes
-
-func runHandshake(o options) result {
-	var errs errorCounter
-	var mismatches, done int64
-	var measuring int32
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < o.conns; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				ws, bc, err := dial(o, 1024)
-				if err != nil {
-					if strings.Contains(err.Error(), "subprotocol") {
-						atomic.AddInt64(&mismatches, 1)
-					} else {
-						errs.add(err)
-					}
-					time.Sleep(time.Millisecond) // no hot loop on a refusing server
-					continue
-				}
-				closeSession(ws, bc)
-				if atomic.LoadInt32(&measuring) == 1 {
-					atomic.AddInt64(&done, 1)
-				}
-			}
-		}()
-	}
-	time.Sleep(o.warmup)
-	atomic.StoreInt32(&measuring, 1)
-	meter := startCPU(o.pids)
-	time.Sleep(o.duration)
-	count := atomic.LoadInt64(&done)
-	elapsed, serverCPU, genCPU := meter.stop()
-	close(stop)
-	wg.Wait()
-	return result{
-		Seconds: elapsed, Count: count, Rate: float64(count) / elapsed, Mismatches: mismatches,
-		Errors: errs.n, ErrorSample: errs.sample, ServerCPUPct: serverCPU, GenCPUPct: genCPU,
-	}
 }
 
 // ---------------------------------------------------------------- idle sessions
