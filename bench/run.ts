@@ -8,8 +8,8 @@
  * from Debian if missing, builds bench/loadgen, raises the fd limit). Flags:
  *
  * - `--rounds=8`     rounds per WebSocket scenario: a fresh pair of servers each, measured
- *                    in turns of `--slice=0.5` s, `--turn-warmup=1` + `--turn-seconds=2` s each
- * - `--rounds-other=3` rounds of the static, idle-memory and workers scenarios (project
+ *                    in turns of `--slice=0.5` s, `--turn-warmup=2` + `--turn-seconds=2` s each
+ * - `--rounds-other=2` rounds of the static, idle-memory and workers scenarios (project
  *                    and baseline one after the other, A/B then B/A)
  * - `--seconds=4`    measured seconds per run of those (plus `--warmup=2`)
  * - `--sessions=10000` idle sessions for the memory scenario
@@ -49,7 +49,7 @@ const started = performance.now();
 const startDate = new Date();
 
 const rounds = Number(flag("rounds", "8"));
-const otherRounds = Number(flag("rounds-other", "3"));
+const otherRounds = Number(flag("rounds-other", "2"));
 const seconds = Number(flag("seconds", "4"));
 /**
  * Warm-up seconds before each measured run. Two, not one: with one, the server measured first
@@ -61,7 +61,7 @@ const warmup = Number(flag("warmup", "2"));
  * project's and the baseline's one after the other, `turnWarmup` then `turnSeconds` each.
  */
 const slice = Number(flag("slice", "0.5"));
-const turnWarmup = Number(flag("turn-warmup", "1"));
+const turnWarmup = Number(flag("turn-warmup", "2"));
 const turnSeconds = Number(flag("turn-seconds", "2"));
 const sessions = Number(flag("sessions", "10000"));
 const only = flag("only", "").split(",").filter(Boolean);
@@ -248,7 +248,6 @@ function inTurns(
   args: Record<string, string | number>,
   value: (r: LoadgenResult) => number,
   extra?: (r: LoadgenResult) => Record<string, number>,
-  warmupSeconds = turnWarmup,
 ): RoundRunner {
   return async (pair, order) => {
     const [a, b] = order.map((side) => pair![side]);
@@ -258,10 +257,10 @@ function inTurns(
       pids: processTree(a.pid).join(","),
       url2: `ws://127.0.0.1:${b.port}/echo`,
       pids2: processTree(b.pid).join(","),
-      warmup: `${warmupSeconds}s`,
+      warmup: `${turnWarmup}s`,
       duration: `${turnSeconds}s`,
       slice: `${slice * 1000}ms`,
-    }, (2 * (warmupSeconds + turnSeconds) + 60) * 1000);
+    }, (2 * (turnWarmup + turnSeconds) + 60) * 1000);
     return {
       [order[0]]: toSample(first, value, extra),
       [order[1]]: toSample(second, value, extra),
@@ -309,9 +308,6 @@ async function wsSection(rows: Row[]): Promise<void> {
         { mode: "latency", conns: 1, size: 32, type: "text" },
         (r) => r.p50Us ?? NaN,
         (r) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
-        // One message at a time is ~12,000 a second, not 100,000: after 1 s the project's
-        // round trips were still 10-30 % slower than a second later (the raw baseline's not).
-        2 * turnWarmup,
       ),
       (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
     );
@@ -578,11 +574,9 @@ async function machineLines(): Promise<string[]> {
 function methodLines(): string[] {
   return [
     `Server pinned to core ${serverCore} (taskset), load generator (bench/loadgen, Go + gorilla/websocket; wrk for static) pinned to core ${generator.core}.`,
-    `WebSocket rows (echo, round trip, handshakes): ${rounds} rounds, each on a freshly started pair of servers, stopped after it. In a round the generator takes turns between the two servers in windows of ${slice} s (A B, B A, A B, ...; a paused server's traffic is drained before the other's window starts), ${turnWarmup} s of warm-up (${
-      2 * turnWarmup
-    } s for round trips, which come 8 times slower) and then ${turnSeconds} s measured per server; each server's windows are summed into the round's figure.`,
+    `WebSocket rows (echo, round trip, handshakes): ${rounds} rounds, each on a freshly started pair of servers, stopped after it. In a round the generator takes turns between the two servers in windows of ${slice} s (A B, B A, A B, ...; a paused server's traffic is drained before the other's window starts), ${turnWarmup} s of warm-up and then ${turnSeconds} s measured per server; each server's windows are summed into the round's figure.`,
     `Static, idle-memory and workers rows: ${otherRounds} rounds, project and baseline one after the other (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run; every round starts both servers afresh (the idle-memory rows start one per run). Their margins are wide, so they get fewer rounds.`,
-    "Cells show the **best** round and the median in parentheses. Judged ratio (bold): project / baseline within each round, median over rounds; for server-bound rates (echo throughput, handshakes, static) the figures compared are per second of server CPU. Why: this machine is shared; its speed dips by 10-15 % for seconds at a time, which one-after-the-other runs catch on one side only (taking turns in short windows puts both sides through the same dip), and one of two identical server processes can stay 5-10 % faster than the other for as long as it runs (only many rounds, each with fresh processes, average that out). The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
+    "Cells show the **best** round and the median in parentheses. Judged ratio (bold): project / baseline within each round, median over rounds; for server-bound rates (echo throughput, handshakes, static) the figures compared are per second of server CPU. Why: this machine is shared; its speed dips by 10-15 % for seconds at a time, which one-after-the-other runs catch on one side only (taking turns in short windows puts both sides through the same dip), and one of two identical server processes can stay 5-10 % faster than the other for as long as it runs (only many rounds, each with fresh processes, average that out). Windows of one server under one load also vary by ±10-20 % among themselves (64 KiB echo), so a round sums its windows. The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
     "Baselines: bench/baseline_echo.ts (`Deno.serve` + `Deno.upgradeWebSocket`, echo `e.data`), bench/baseline_static.ts (`Deno.open` stream per request). The project runs `deno run -P main.ts --hostname=127.0.0.1 --log-level=warn --static-dir=<temp dir>` with default settings.",
     "CPU columns: server / generator CPU over the measured window in % of one core, from /proc/PID/stat (server) and getrusage or reaped-children time (generator). limit = server when the server core was ≥ 90% busy with the server (the server was the bottleneck), generator when the generator was, neither otherwise (latency-bound or disturbed).",
     "Every echo is checked byte for byte, in order, with its message type; static bodies are checked once per server before timing. Any mismatch, lost message or error fails the row.",
