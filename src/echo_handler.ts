@@ -41,9 +41,7 @@ export class EchoHandler implements WebSocketSessionHandler {
     // Push mode: each message is answered as it arrives, with no promise per message (and no
     // suspended function per idle session), so echo costs next to nothing over raw Deno.
     if (session.readTimeoutMs === 0) {
-      return session.listen((data) =>
-        void (typeof data === "string" ? session.sendText(data) : session.sendBinary(data))
-      );
+      return session.echo();
     }
     return this.#echoUntilQuiet(session);
   }

@@ -206,6 +206,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #laterReads: PendingRead[] | undefined;
   /** Push mode ({@linkcode WebSocketSession.listen}): who gets each message as it arrives. */
   #listener: MessageListener | undefined;
+  /** Set by {@linkcode WebSocketSession.echo}: messages go straight back, not through the listener. */
+  #echoing = false;
   /** Resolves the promise `listen` returned. */
   #listenDone: (() => void) | undefined;
   /** In push mode on shutdown: sends the close once the peer has gone quiet. */
@@ -341,9 +343,21 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const text = typeof data === "string";
     // Limits and metrics are in UTF-8 bytes, not UTF-16 units.
     const bytes = text ? utf8ByteLength(data) : data.byteLength;
-    const payload = text ? data : new Uint8Array(data);
     this.messagesReceived++;
     this.#metrics?.countMessageIn(text ? "text" : "binary", bytes);
+    if (
+      this.#echoing && this.#open && bytes <= this.#maxMessageBytes && !this.#debug &&
+      !this.#closeWhenDrained
+    ) {
+      // Echo's own path: what the listener and `#send` would do, without the calls, the view
+      // over the bytes or the remembered text. Anything unusual takes the general path below.
+      this.#socket.send(data);
+      this.messagesSent++;
+      this.#metrics?.countMessageOut(text ? "text" : "binary", bytes);
+      this.#afterSend(bytes);
+      return;
+    }
+    const payload = text ? data : new Uint8Array(data);
     if (bytes > this.#maxMessageBytes) {
       this.#log("warn", "session.limit", { limit: "max_message_bytes", bytes });
       this.close(
@@ -412,6 +426,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #stopListening(): void {
     const done = this.#listenDone;
     this.#listener = undefined;
+    this.#echoing = false;
     this.#listenDone = undefined;
     if (this.#quietTimer !== undefined) clearTimeout(this.#quietTimer);
     done?.();
@@ -448,6 +463,21 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       if (this.#ended || this.#closeRequested) this.#stopListening();
       else if (this.#closeWhenDrained) this.#armQuietTimer();
     });
+  }
+
+  /**
+   * Push mode that answers every message with itself, text as text and binary as binary,
+   * until the session closes: {@linkcode WebSocketSession.listen} with an echoing listener,
+   * on a shorter path per message. Limits, metrics, the send-buffer limit and shutdown behave
+   * as with `listen`. Resolves when the session closes (or is closing).
+   */
+  echo(): Promise<void> {
+    const done = this.listen((data) =>
+      void (typeof data === "string" ? this.sendText(data) : this.sendBinary(data))
+    );
+    // Queued messages went through the listener; it is gone if the session ended meanwhile.
+    this.#echoing = this.#listener !== undefined;
+    return done;
   }
 
   #takeRead(): PendingRead | undefined {
@@ -594,16 +624,23 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {
     if (!this.isConnected) return RESOLVED;
-    const socket = this.#socket;
-    socket.send(data);
+    this.#socket.send(data);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
+    return this.#afterSend(bytes);
+  }
+
+  /**
+   * Guards the send buffer after `bytes` were sent: closes the session (1008) past the hard
+   * limit, and returns a wait while the buffer is above the high-water mark.
+   */
+  #afterSend(bytes: number): Promise<void> {
     // Reading the buffer size is a call into the runtime: small sends look every 64 KiB.
     this.#uncheckedBytes += bytes;
     if (this.#uncheckedBytes < BUFFER_CHECK_BYTES) return RESOLVED;
     this.#uncheckedBytes = 0;
     // Past the hard limit the peer is not reading at all.
-    const buffered = socket.bufferedAmount;
+    const buffered = this.#socket.bufferedAmount;
     if (buffered > this.#maxSendBufferBytes) {
       this.#log("warn", "session.limit", { limit: "max_send_buffer_bytes", bytes: buffered });
       this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");

@@ -3,6 +3,7 @@ import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket_h
 import type { WebSocketSession } from "../src/websocket_session.ts";
 import { utf8ByteLength } from "../src/websocket_session.ts";
 import {
+  captureLog,
   closeEvent,
   closeWebSocket,
   nextMessage,
@@ -96,6 +97,37 @@ Deno.test("push mode hands text as a string and binary as bytes, in order", asyn
   socket.send("héllo");
   assert.equal(await reply, "4 received");
   await closeWebSocket(socket);
+});
+
+Deno.test("echo mode answers every message with itself, queued ones first, and counts them", async () => {
+  const gate = deferred<void>();
+  const counts = deferred<number[]>();
+  // Below debug level: message lines would send every message the general way.
+  await using t = startServer({
+    producer: () =>
+      handlerOf(async (session) => {
+        await gate.promise;
+        await session.echo();
+        await session.closed;
+        counts.resolve([session.messagesReceived, session.messagesSent]);
+      }),
+    supportedProtocols: ["test"],
+    logger: captureLog("info").logger,
+  });
+  const socket = await openWebSocket(`${t.ws}/echo`, "test");
+  socket.send("queued");
+  socket.send(new Uint8Array([1, 2, 3]));
+  const echoes = nextMessages(socket, 4);
+  gate.resolve();
+  socket.send("héllo ✓");
+  socket.send(new Uint8Array(70_000).fill(9));
+  const [queuedText, queuedBytes, text, bytes] = await echoes;
+  assert.equal(queuedText, "queued");
+  assert.deepEqual(new Uint8Array(queuedBytes as ArrayBuffer), new Uint8Array([1, 2, 3]));
+  assert.equal(text, "héllo ✓");
+  assert.deepEqual(new Uint8Array(bytes as ArrayBuffer), new Uint8Array(70_000).fill(9));
+  await closeWebSocket(socket);
+  assert.deepEqual(await counts.promise, [4, 4]);
 });
 
 Deno.test("a read resolves null after the read timeout and the session stays open", async () => {
