@@ -8,14 +8,18 @@
 //	handshake   -conns W: W workers loop connect + close handshake
 //	idle        -conns N: open N sessions and hold them (stdin protocol below)
 //
+// With -url2 (and -pids2) the first three modes drive two servers in turns:
+// windows of -slice each, one server then the other (see measure.go), and the
+// JSON holds both servers' figures.
+//
 // Every echoed payload is compared with what was sent (content, length,
 // message type and order); each difference is counted as a mismatch.
 // Every handshake offers the subprotocol "echo" and checks that the server
 // selected it.
 //
-// CPU use of the server (-pids, summed over /proc/PID/stat utime+stime) and of
-// this process (getrusage) is measured over the same window as the figures,
-// as a percentage of one core.
+// CPU use of the server (-pids: its threads' scheduler runtime from
+// /proc/PID/task/*/sched, else utime+stime) and of this process (getrusage) is
+// measured over the same window as the figures, as a percentage of one core.
 //
 // Idle mode talks to its parent over stdin/stdout: it prints "WARM" after a
 // short warm-up, waits for a line on stdin, opens the sessions, prints
