@@ -346,15 +346,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.messagesReceived++;
     this.#metrics?.countMessageIn(text ? "text" : "binary", bytes);
     if (
-      this.#echoing && this.#open && bytes <= this.#maxMessageBytes && !this.#debug &&
-      !this.#closeWhenDrained
+      this.#echoing && bytes <= this.#maxMessageBytes && !this.#debug && !this.#closeWhenDrained
     ) {
-      // Echo's own path: what the listener and `#send` would do, without the calls, the view
-      // over the bytes or the remembered text. Anything unusual takes the general path below.
-      this.#socket.send(data);
-      this.messagesSent++;
-      this.#metrics?.countMessageOut(text ? "text" : "binary", bytes);
-      this.#afterSend(bytes);
+      // Echo's own path: straight to `#send`, without the listener call, the view over the
+      // bytes or the remembered text. Anything unusual takes the general path below.
+      void this.#send(data, text ? "text" : "binary", bytes);
       return;
     }
     const payload = text ? data : new Uint8Array(data);
@@ -624,23 +620,16 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {
     if (!this.isConnected) return RESOLVED;
-    this.#socket.send(data);
+    const socket = this.#socket;
+    socket.send(data);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
-    return this.#afterSend(bytes);
-  }
-
-  /**
-   * Guards the send buffer after `bytes` were sent: closes the session (1008) past the hard
-   * limit, and returns a wait while the buffer is above the high-water mark.
-   */
-  #afterSend(bytes: number): Promise<void> {
     // Reading the buffer size is a call into the runtime: small sends look every 64 KiB.
     this.#uncheckedBytes += bytes;
     if (this.#uncheckedBytes < BUFFER_CHECK_BYTES) return RESOLVED;
     this.#uncheckedBytes = 0;
     // Past the hard limit the peer is not reading at all.
-    const buffered = this.#socket.bufferedAmount;
+    const buffered = socket.bufferedAmount;
     if (buffered > this.#maxSendBufferBytes) {
       this.#log("warn", "session.limit", { limit: "max_send_buffer_bytes", bytes: buffered });
       this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");
