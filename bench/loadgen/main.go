@@ -255,13 +255,18 @@ func (m cpuMeter) coreBusy() []float64 {
 	return out
 }
 
+// used returns the wall time since the meter started and the CPU time the
+// server and this process used meanwhile.
+func (m cpuMeter) used() (wall, server, generator time.Duration) {
+	return time.Since(m.wall), serverRuntime(m.pids) - m.server, selfCPU() - m.generator
+}
+
 // stop returns elapsed seconds, server and generator CPU in percent of one core.
 func (m cpuMeter) stop() (float64, float64, float64) {
 	lastCoreBusy = m.coreBusy()
-	elapsed := time.Since(m.wall).Seconds()
-	server := (serverRuntime(m.pids) - m.server).Seconds() / elapsed * 100
-	gen := (selfCPU() - m.generator).Seconds() / elapsed * 100
-	return elapsed, server, gen
+	wall, server, gen := m.used()
+	elapsed := wall.Seconds()
+	return elapsed, server.Seconds() / elapsed * 100, gen.Seconds() / elapsed * 100
 }
 
 // ---------------------------------------------------------------- connections

@@ -45,13 +45,14 @@ func measureWindow(l load, pids []int, d time.Duration) window {
 	time.Sleep(d)
 	count := l.completed() - before
 	latencies := l.takeLatencies()
-	elapsed, serverCPU, genCPU := meter.stop()
+	lastCoreBusy = meter.coreBusy()
+	wall, serverCPU, genCPU := meter.used()
+	elapsed := wall.Seconds()
 	return window{
 		Seconds: elapsed, Count: count, Rate: float64(count) / elapsed,
 		P50Us: percentile(latencies, 0.50), P99Us: percentile(latencies, 0.99),
-		ServerCPUPct: serverCPU, GenCPUPct: genCPU, latencies: latencies,
-		serverCPU: time.Duration(serverCPU / 100 * elapsed * float64(time.Second)),
-		genCPU:    time.Duration(genCPU / 100 * elapsed * float64(time.Second)),
+		ServerCPUPct: serverCPU.Seconds() / elapsed * 100, GenCPUPct: genCPU.Seconds() / elapsed * 100,
+		latencies: latencies, serverCPU: serverCPU, genCPU: genCPU,
 	}
 }
 
