@@ -9,7 +9,7 @@
  *
  * - `--rounds=8`     rounds per WebSocket scenario: a fresh pair of servers each, measured
  *                    in turns of `--slice=0.5` s, `--turn-warmup=2` + `--turn-seconds=2` s each
- * - `--rounds-other=2` rounds of the static, idle-memory and workers scenarios (project
+ * - `--rounds-other=3` rounds of the static, idle-memory and workers scenarios (project
  *                    and baseline one after the other, A/B then B/A)
  * - `--seconds=4`    measured seconds per run of those (plus `--warmup=2`)
  * - `--sessions=10000` idle sessions for the memory scenario
@@ -49,7 +49,7 @@ const started = performance.now();
 const startDate = new Date();
 
 const rounds = Number(flag("rounds", "8"));
-const otherRounds = Number(flag("rounds-other", "2"));
+const otherRounds = Number(flag("rounds-other", "3"));
 const seconds = Number(flag("seconds", "4"));
 /**
  * Warm-up seconds before each measured run. Two, not one: with one, the server measured first
