@@ -343,14 +343,15 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const text = typeof data === "string";
     // Limits and metrics are in UTF-8 bytes, not UTF-16 units.
     const bytes = text ? utf8ByteLength(data) : data.byteLength;
+    const kind = text ? "text" : "binary";
     this.messagesReceived++;
-    this.#metrics?.countMessageIn(text ? "text" : "binary", bytes);
+    this.#metrics?.countMessageIn(kind, bytes);
     if (
       this.#echoing && bytes <= this.#maxMessageBytes && !this.#debug && !this.#closeWhenDrained
     ) {
       // Echo's own path: straight to `#send`, without the listener call, the view over the
       // bytes or the remembered text. Anything unusual takes the general path below.
-      void this.#send(data, text ? "text" : "binary", bytes);
+      void this.#send(data, kind, bytes);
       return;
     }
     const payload = text ? data : new Uint8Array(data);
@@ -364,7 +365,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     }
     if (this.#debug) {
       this.#log("debug", "session.message", {
-        kind: text ? "text" : "binary",
+        kind,
         bytes,
         data: typeof payload === "string" ? payload : undefined,
       });
