@@ -151,8 +151,12 @@ const NON_ASCII = /[\u0080-\uffff]/;
 
 /** UTF-8 length of a string without encoding it. */
 export function utf8ByteLength(text: string): number {
-  // Most text is ASCII, and a native scan is far cheaper than counting by hand.
-  if (!NON_ASCII.test(text)) return text.length;
+  // Most text is ASCII, and a native scan is far cheaper than counting by hand. The count
+  // by hand is a function of its own so this one stays small enough to be inlined.
+  return NON_ASCII.test(text) ? countUtf8Bytes(text) : text.length;
+}
+
+function countUtf8Bytes(text: string): number {
   let bytes = text.length;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -206,7 +210,10 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #laterReads: PendingRead[] | undefined;
   /** Push mode ({@linkcode WebSocketSession.listen}): who gets each message as it arrives. */
   #listener: MessageListener | undefined;
-  /** Set by {@linkcode WebSocketSession.echo}: messages go straight back, not through the listener. */
+  /**
+   * Set by {@linkcode WebSocketSession.echo} while nothing unusual is on (debug logging, the
+   * shutdown drain, a close): messages go straight back, not through the listener.
+   */
   #echoing = false;
   /** Resolves the promise `listen` returned. */
   #listenDone: (() => void) | undefined;
@@ -273,8 +280,10 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
    */
   handleEvent(event: Event): void {
     switch (event.type) {
-      case "message":
-        return this.#receive((event as MessageEvent).data);
+      case "message": {
+        const data = (event as MessageEvent).data;
+        return this.#echoing ? this.#echoBack(data) : this.#receive(data);
+      }
       case "open":
         return this.#opened();
       case "close":
@@ -335,6 +344,25 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.#logger?.[level](event, { session: this.id, ...fields });
   }
 
+  /**
+   * Echo's own path (see `#echoing`): the general path's checks are settled by the flag, and
+   * the message goes straight back, without the listener call, the view over the bytes or
+   * the remembered text. Small, so the runtime can inline it. A message over the size limit
+   * takes the general path.
+   */
+  #echoBack(data: string | ArrayBuffer): void {
+    const text = typeof data === "string";
+    const bytes = text ? utf8ByteLength(data) : data.byteLength;
+    if (bytes > this.#maxMessageBytes) return this.#receive(data);
+    const kind = text ? "text" : "binary";
+    this.#socket.send(data);
+    this.messagesReceived++;
+    this.messagesSent++;
+    this.#metrics?.countMessageIn(kind, bytes);
+    this.#metrics?.countMessageOut(kind, bytes);
+    void this.#sent(bytes);
+  }
+
   #receive(data: string | ArrayBuffer): void {
     // After a close was sent, new messages are not taken on: the peer is told to stop. On
     // shutdown, messages are taken on through the grace: they were on the wire already.
@@ -346,14 +374,6 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const kind = text ? "text" : "binary";
     this.messagesReceived++;
     this.#metrics?.countMessageIn(kind, bytes);
-    if (
-      this.#echoing && bytes <= this.#maxMessageBytes && !this.#debug && !this.#closeWhenDrained
-    ) {
-      // Echo's own path: straight to `#send`, without the listener call, the view over the
-      // bytes or the remembered text. Anything unusual takes the general path below.
-      void this.#send(data, kind, bytes);
-      return;
-    }
     const payload = text ? data : new Uint8Array(data);
     if (bytes > this.#maxMessageBytes) {
       this.#log("warn", "session.limit", { limit: "max_message_bytes", bytes });
@@ -473,7 +493,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       void (typeof data === "string" ? this.sendText(data) : this.sendBinary(data))
     );
     // Queued messages went through the listener; it is gone if the session ended meanwhile.
-    this.#echoing = this.#listener !== undefined;
+    // Debug logging and the shutdown drain need the general path.
+    this.#echoing = this.#listener !== undefined && !this.#debug && !this.#closeWhenDrained;
     return done;
   }
 
@@ -621,16 +642,22 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   #send(data: string | Uint8Array | ArrayBuffer, kind: "text" | "binary", bytes: number) {
     if (!this.isConnected) return RESOLVED;
-    const socket = this.#socket;
-    socket.send(data);
+    this.#socket.send(data);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
-    // Reading the buffer size is a call into the runtime: small sends look every 64 KiB.
+    return this.#sent(bytes);
+  }
+
+  /**
+   * Accounts `bytes` just handed to the socket against the send buffer's limits. Reading the
+   * buffer size is a call into the runtime: small sends look every 64 KiB.
+   */
+  #sent(bytes: number): Promise<void> {
     this.#uncheckedBytes += bytes;
     if (this.#uncheckedBytes < BUFFER_CHECK_BYTES) return RESOLVED;
     this.#uncheckedBytes = 0;
     // Past the hard limit the peer is not reading at all.
-    const buffered = socket.bufferedAmount;
+    const buffered = this.#socket.bufferedAmount;
     if (buffered > this.#maxSendBufferBytes) {
       this.#log("warn", "session.limit", { limit: "max_send_buffer_bytes", bytes: buffered });
       this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");
@@ -662,6 +689,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   closeWhenDrained(code: number = CloseCode.GoingAway, reason = ""): Promise<CloseInfo> {
     if (!this.#closeWhenDrained && !this.#closeRequested && !this.#ended) {
       this.#closeWhenDrained = { code, reason, takeUntilMs: performance.now() + SHUTDOWN_GRACE_MS };
+      this.#echoing = false;
       // A handler waiting for a read closes once the peer has been quiet for a moment.
       // Otherwise it is answering a message, and its next read starts that wait.
       for (const read of [this.#read, ...(this.#laterReads ?? [])]) {
