@@ -51,9 +51,21 @@ export interface TestServer extends AsyncDisposable {
   ws: string;
 }
 
+/** Options of {@linkcode startServer} beyond the server's own. */
+export interface TestServerOptions {
+  /**
+   * Level of the captured log. Default: `debug`, so tests see every line. At `info` (the
+   * server's default) the echo takes its own path, which debug logging turns off.
+   */
+  logLevel?: LogLevel;
+}
+
 /** Starts a server on 127.0.0.1 and a free port; dispose it (`await using`) to shut it down. */
-export function startServer(options: ServerOptions = {}): TestServer {
-  const log = captureLog();
+export function startServer(
+  options: ServerOptions = {},
+  { logLevel = "debug" }: TestServerOptions = {},
+): TestServer {
+  const log = captureLog(logLevel);
   const server = createServer({ port: 0, hostname: "127.0.0.1", logger: log.logger, ...options });
   const { port } = server.addr;
   return {

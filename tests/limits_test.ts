@@ -53,23 +53,35 @@ Deno.test("connections past the per-address limit get 503 naming the address lim
   await assertStillEchoes(t);
 });
 
-Deno.test("a message over the size limit closes the session with 1009 and the server goes on", async () => {
-  await using t = startServer({ maxMessageBytes: 1024 });
-  const socket = await openWebSocket(`${t.ws}/echo`);
-  socket.send("x".repeat(1024));
-  assert.equal((await nextMessage(socket) as string).length, 1024, "exactly the limit passes");
-  socket.send(new Uint8Array(1025));
-  const event = await closeEvent(socket);
-  assert.equal(event.code, 1009);
-  assert.equal(event.reason, "message of 1025 bytes exceeds 1024");
-  await t.server.sessionsClosed();
-  assert.equal(t.server.metrics.closes.get(1009), 1);
-  await assertStillEchoes(t);
-  assert.match(
-    t.log.lines.join("\n"),
-    /session\.limit session=\d+ limit=max_message_bytes bytes=1025/,
-  );
-});
+// At info level (the default) the echo answers on its own path; debug logging turns it off.
+for (const logLevel of ["info", "debug"] as const) {
+  Deno.test(`a message over the size limit closes the session with 1009 and the server goes on (${logLevel} logging)`, async () => {
+    await using t = startServer({ maxMessageBytes: 1024 }, { logLevel });
+    const socket = await openWebSocket(`${t.ws}/echo`);
+    // The limit is in UTF-8 bytes: 1,024 of them pass as 512 two-byte characters or 1,024
+    // ASCII ones, and 1,025 fail in 513 characters, which UTF-16 units would let through.
+    const atLimit = "é".repeat(512);
+    socket.send(atLimit);
+    assert.equal(await nextMessage(socket), atLimit, "exactly the limit passes");
+    socket.send("x".repeat(1024));
+    assert.equal((await nextMessage(socket) as string).length, 1024);
+    socket.send("é".repeat(512) + "x");
+    // The answer is the close, not an echo.
+    await assert.rejects(nextMessage(socket), /closed with 1009 after 0\/1 messages/);
+    const event = await closeEvent(socket);
+    assert.equal(event.code, 1009);
+    assert.equal(event.reason, "message of 1025 bytes exceeds 1024");
+    await t.server.sessionsClosed();
+    assert.equal(t.server.metrics.closes.get(1009), 1);
+    assert.equal(t.server.metrics.received.textBytes, 1024 + 1024 + 1025);
+    assert.equal(t.server.metrics.sent.textBytes, 1024 + 1024);
+    await assertStillEchoes(t);
+    assert.match(
+      t.log.lines.join("\n"),
+      /session\.limit session=\d+ limit=max_message_bytes bytes=1025/,
+    );
+  });
+}
 
 /**
  * Floods the server with `frame` while never reading, then reads whatever the server sent
@@ -108,16 +120,24 @@ function mebibytes(bytes: number): string {
 
 for (
   const mode of [
-    // The echo answers at once (push mode): what grows is its unsent output.
-    { name: "push", options: {}, limit: "max_send_buffer_bytes", reason: "send buffer over limit" },
+    // The echo answers at once (push mode, on its own path at info level): what grows is
+    // its unsent output.
+    {
+      name: "push",
+      options: {},
+      logLevel: "info",
+      limit: "max_send_buffer_bytes",
+      reason: "send buffer over limit",
+    },
     // With a read timeout it reads and waits on backpressure: what grows is its unread input.
     {
       name: "pull",
       options: { readTimeoutMs: 60_000 },
+      logLevel: "debug",
       limit: "max_read_queue_bytes",
       reason: "read queue over limit",
     },
-  ]
+  ] as const
 ) {
   Deno.test(`an echo client that does not read is closed with 1008 and its memory freed (${mode.name} mode)`, async () => {
     const limit = 256 * 1024;
@@ -125,7 +145,7 @@ for (
       maxSendBufferBytes: limit,
       maxReadQueueBytes: limit,
       ...mode.options,
-    });
+    }, { logLevel: mode.logLevel });
     const rssBefore = Deno.memoryUsage().rss;
     const frame = encodeClientFrame(Opcode.Binary, new Uint8Array(64 * 1024));
     const limited = t.log.waitFor(/session\.limit/);
