@@ -152,7 +152,7 @@ const NON_ASCII = /[\u0080-\uffff]/;
 /** UTF-8 length of a string without encoding it. */
 export function utf8ByteLength(text: string): number {
   // Most text is ASCII, and a native scan is far cheaper than counting by hand. The count
-  // by hand is a function of its own so this one stays small enough to be inlined.
+  // by hand is a function of its own, keeping this one small for the runtime to inline.
   return NON_ASCII.test(text) ? countUtf8Bytes(text) : text.length;
 }
 
@@ -347,8 +347,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   /**
    * Echo's own path (see `#echoing`): the general path's checks are settled by the flag, and
    * the message goes straight back, without the listener call, the view over the bytes or
-   * the remembered text. Small, so the runtime can inline it. A message over the size limit
-   * takes the general path.
+   * the remembered text. A message over the size limit takes the general path, which measures
+   * it again (rare: it closes the session).
    */
   #echoBack(data: string | ArrayBuffer): void {
     const text = typeof data === "string";
