@@ -3,7 +3,6 @@ import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket_h
 import type { WebSocketSession } from "../src/websocket_session.ts";
 import { utf8ByteLength } from "../src/websocket_session.ts";
 import {
-  captureLog,
   closeEvent,
   closeWebSocket,
   nextMessage,
@@ -112,8 +111,7 @@ Deno.test("echo mode answers every message with itself, queued ones first, and c
         counts.resolve([session.messagesReceived, session.messagesSent]);
       }),
     supportedProtocols: ["test"],
-    logger: captureLog("info").logger,
-  });
+  }, { logLevel: "info" });
   const socket = await openWebSocket(`${t.ws}/echo`, "test");
   socket.send("queued");
   socket.send(new Uint8Array([1, 2, 3]));
