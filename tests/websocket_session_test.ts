@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket_handler.ts";
-import type { WebSocketSession } from "../src/websocket_session.ts";
-import { utf8ByteLength } from "../src/websocket_session.ts";
+import { utf8ByteLength, WebSocketSession } from "../src/websocket_session.ts";
 import {
   closeEvent,
   closeWebSocket,
@@ -238,6 +237,32 @@ Deno.test("sends wait while the send buffer is over the high-water mark", async 
   assert.ok((await got.promise) <= 1024 * 1024 + chunk.length);
   assert.equal((await all).length, 16);
   await closeEvent(socket);
+});
+
+Deno.test("a session opens and can speak first without listening for the open event", async () => {
+  // An "open" listener would send every later event of the process through Deno's slower,
+  // two-shape dispatch (see #awaitOpen), so the session must learn of the open another way.
+  const listenedTo: string[] = [];
+  const opened = deferred<WebSocketSession>();
+  await using server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    const add = socket.addEventListener.bind(socket);
+    socket.addEventListener = (type: string, listener: EventListenerOrEventListenerObject) => {
+      listenedTo.push(type);
+      add(type, listener);
+    };
+    const session = new WebSocketSession(socket);
+    session.opened.then(() => session.sendText("hello first")).then(() => opened.resolve(session));
+    return response;
+  });
+  const socket = await openWebSocket(`ws://127.0.0.1:${server.addr.port}/`, []);
+  assert.equal(await nextMessage(socket), "hello first");
+  const session = await opened.promise;
+  assert.equal(session.isConnected, true);
+  // Deno adds a close listener of its own (its idle timer); none may be for "open".
+  assert.deepEqual([...new Set(listenedTo)].sort(), ["close", "message"]);
+  await closeWebSocket(socket);
+  await session.closed;
 });
 
 Deno.test("utf8ByteLength counts UTF-8 bytes without encoding", () => {
