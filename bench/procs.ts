@@ -203,6 +203,22 @@ export function flag(name: string, fallback: string): string {
 }
 
 /**
+ * The command line of the project's server (or, with `baseline`, bench/baseline_echo.ts) on
+ * 127.0.0.1:`port`, with `denoFlags` for `deno run` (an inspector, say).
+ */
+export function echoServerCmd(baseline: boolean, port: number, denoFlags: string[] = []): string[] {
+  const script = baseline ? ["--allow-net", "bench/baseline_echo.ts"] : ["-P", "main.ts"];
+  return [
+    "deno",
+    "run",
+    ...denoFlags,
+    ...script,
+    `--port=${port}`,
+    ...(baseline ? [] : ["--hostname=127.0.0.1", "--log-level=warn"]),
+  ];
+}
+
+/**
  * Starts the project (or, with `baseline`, bench/baseline_echo.ts) on core 0 with V8's
  * inspector open on its own port, for the heap tools (bench/heap.ts, bench/alloc.ts).
  */
@@ -212,16 +228,8 @@ export async function startInspected(
 ): Promise<{ server: ServerProcess; port: number; inspectPort: number }> {
   const port = freePort();
   const inspectPort = freePort();
-  const script = baseline ? ["--allow-net", "bench/baseline_echo.ts"] : ["-P", "main.ts"];
   const server = await startServer(name, {
-    cmd: [
-      "deno",
-      "run",
-      `--inspect=127.0.0.1:${inspectPort}`,
-      ...script,
-      `--port=${port}`,
-      ...(baseline ? [] : ["--hostname=127.0.0.1", "--log-level=warn"]),
-    ],
+    cmd: echoServerCmd(baseline, port, [`--inspect=127.0.0.1:${inspectPort}`]),
     port,
     core: "0",
     cwd: repo,
