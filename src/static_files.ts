@@ -242,18 +242,28 @@ function rangeApplies(request: Request, file: FileVersion): boolean {
   return ifRange === file.lastModified;
 }
 
-function fileHeaders(file: FileVersion, vary: boolean, encoding: string | undefined): Headers {
-  const headers = new Headers({
-    "content-type": file.contentType,
-    "etag": file.etag,
-    "last-modified": file.lastModified,
-    "accept-ranges": "bytes",
+/**
+ * Header name-value pairs. `new Response` takes them as they are; a `Headers` object would be
+ * checked once when built and again, sorted, when the response copies it (a third of the time
+ * of a cached answer in the profile, bench/profile.ts --scenario=static-10k).
+ */
+type HeaderPairs = [string, string][];
+
+function fileHeaders(
+  file: FileVersion,
+  options: { vary: boolean; encoding: string | undefined; withContentType: boolean },
+): HeaderPairs {
+  const headers: HeaderPairs = [
+    ["etag", file.etag],
+    ["last-modified", file.lastModified],
+    ["accept-ranges", "bytes"],
     // Revalidate on every use: a 304 is cheap and an edit shows at once.
-    "cache-control": "no-cache",
-    "x-content-type-options": "nosniff",
-  });
-  if (vary) headers.set("vary", "Accept-Encoding");
-  if (encoding) headers.set("content-encoding", encoding);
+    ["cache-control", "no-cache"],
+    ["x-content-type-options", "nosniff"],
+  ];
+  if (options.withContentType) headers.push(["content-type", file.contentType]);
+  if (options.vary) headers.push(["vary", "Accept-Encoding"]);
+  if (options.encoding) headers.push(["content-encoding", options.encoding]);
   return headers;
 }
 
@@ -352,9 +362,13 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
     body: (range: ByteRange) => BodyInit | null,
     representation: { vary?: boolean; encoding?: string } = {},
   ): Response {
-    const headers = fileHeaders(file, representation.vary ?? false, representation.encoding);
-    if (isNotModified(request, file)) {
-      headers.delete("content-type");
+    const notModified = isNotModified(request, file);
+    const headers = fileHeaders(file, {
+      vary: representation.vary ?? false,
+      encoding: representation.encoding,
+      withContentType: !notModified,
+    });
+    if (notModified) {
       metrics?.countStatic(304);
       return new Response(null, { status: 304, headers });
     }
@@ -370,10 +384,10 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
       if (parsed !== "full") {
         status = 206;
         range = parsed;
-        headers.set("content-range", `bytes ${range.start}-${range.end}/${file.size}`);
+        headers.push(["content-range", `bytes ${range.start}-${range.end}/${file.size}`]);
       }
     }
-    headers.set("content-length", String(range.end - range.start + 1));
+    headers.push(["content-length", String(range.end - range.start + 1)]);
     metrics?.countStatic(status);
     const content = request.method === "HEAD" || file.size === 0 ? null : body(range);
     return new Response(content, { status, headers });
