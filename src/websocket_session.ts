@@ -301,6 +301,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
    * only when some listener wants it; once one has, that dispatch has seen two kinds of event
    * and every message of every session afterwards pays for it: about 300 more machine
    * instructions per 32-byte echo under callgrind (bench/instructions.ts), 1-2 % of the echo rate.
+   * The timer has a price too: Deno 2.9's timers go through its Node layer, about 4,000
+   * instructions per handshake, so the two break even at some 15 messages per session.
    */
   #awaitOpen(delayMs: number): void {
     this.#openTimer = setTimeout(() => {
