@@ -7,8 +7,8 @@
  * Run it through `bash bench/run.sh` (installs Go, gorilla/websocket and wrk
  * from Debian if missing, builds bench/loadgen, raises the fd limit). Flags:
  *
- * - `--rounds=8`     rounds per WebSocket scenario: a fresh pair of servers each, measured
- *                    in turns of `--slice=0.5` s, `--turn-warmup=2` + `--turn-seconds=2` s each
+ * - `--rounds=16`    rounds per WebSocket scenario: a fresh pair of servers each, measured
+ *                    in turns of `--slice=0.5` s, `--turn-warmup=1` + `--turn-seconds=1` s each
  * - `--rounds-other=3` rounds of the static, idle-memory and workers scenarios (project
  *                    and baseline one after the other, A/B then B/A)
  * - `--seconds=4`    measured seconds per run of those (plus `--warmup=2`)
@@ -48,7 +48,14 @@ import { best, fmt, renderReport, type Row, type Section } from "./report.ts";
 const started = performance.now();
 const startDate = new Date();
 
-const rounds = Number(flag("rounds", "8"));
+/**
+ * Rounds of each WebSocket row. Sixteen short rounds, not eight of twice the length (the same
+ * time): a row's rounds differ mostly by which process happened to be the faster one, not by
+ * how long each was measured. Halving the turns left the rounds' spread where it was (per-round
+ * sd of project / baseline, 64 KiB echo: 0.064 at 1 + 1 s against 0.069-0.119 at 2 + 2 s;
+ * handshakes 0.040 against 0.049-0.076), so twice the rounds make the median steadier.
+ */
+const rounds = Number(flag("rounds", "16"));
 const otherRounds = Number(flag("rounds-other", "3"));
 const seconds = Number(flag("seconds", "4"));
 /**
@@ -61,8 +68,8 @@ const warmup = Number(flag("warmup", "2"));
  * project's and the baseline's one after the other, `turnWarmup` then `turnSeconds` each.
  */
 const slice = Number(flag("slice", "0.5"));
-const turnWarmup = Number(flag("turn-warmup", "2"));
-const turnSeconds = Number(flag("turn-seconds", "2"));
+const turnWarmup = Number(flag("turn-warmup", "1"));
+const turnSeconds = Number(flag("turn-seconds", "1"));
 const sessions = Number(flag("sessions", "10000"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
