@@ -9,6 +9,8 @@
  *
  * - `--rounds=16`    rounds per WebSocket scenario: a fresh pair of servers each, measured
  *                    in turns of `--slice=0.5` s, `--turn-warmup=1` + `--turn-seconds=1` s each
+ * - `--latency-rounds=12`, `--latency-seconds=2` the round-trip row's rounds and measured
+ *                    seconds per server (its p99 needs more round trips per round)
  * - `--rounds-other=3` rounds of the static, idle-memory and workers scenarios (project
  *                    and baseline one after the other, A/B then B/A)
  * - `--seconds=4`    measured seconds per run of those (plus `--warmup=2`)
@@ -70,6 +72,14 @@ const warmup = Number(flag("warmup", "2"));
 const slice = Number(flag("slice", "0.5"));
 const turnWarmup = Number(flag("turn-warmup", "1"));
 const turnSeconds = Number(flag("turn-seconds", "1"));
+/**
+ * The round-trip row is the exception: its p99 is the tail of one second's ~16,000 round trips
+ * per server at 1 + 1 s, and its rounds spread twice as wide as at 2 s (per-round sd of the
+ * p99 ratio 0.14-0.18 against 0.05-0.10), so it measures `latencySeconds` per server in
+ * `latencyRounds` rounds.
+ */
+const latencyRounds = Number(flag("latency-rounds", "12"));
+const latencySeconds = Number(flag("latency-seconds", "2"));
 const sessions = Number(flag("sessions", "10000"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
@@ -246,6 +256,16 @@ function loadgenTimeout(): number {
   return (warmup + seconds + 30) * 1000;
 }
 
+/** How {@linkcode inTurns} reads and times a round. */
+interface InTurnsOptions {
+  /** The sample's main figure from the generator's result. */
+  value: (r: LoadgenResult) => number;
+  /** Its named secondary figures. */
+  extra?: (r: LoadgenResult) => Record<string, number>;
+  /** Measured seconds per server (default `--turn-seconds`). */
+  seconds?: number;
+}
+
 /**
  * A round of a WebSocket scenario: one loadgen run against both servers in turns (windows
  * of `slice` seconds, the first in `order` first), each server's windows summed into its
@@ -253,8 +273,7 @@ function loadgenTimeout(): number {
  */
 function inTurns(
   args: Record<string, string | number>,
-  value: (r: LoadgenResult) => number,
-  extra?: (r: LoadgenResult) => Record<string, number>,
+  { value, extra, seconds: measuredSeconds = turnSeconds }: InTurnsOptions,
 ): RoundRunner {
   return async (pair, order) => {
     const [a, b] = order.map((side) => pair![side]);
@@ -265,9 +284,9 @@ function inTurns(
       url2: `ws://127.0.0.1:${b.port}/echo`,
       pids2: processTree(b.pid).join(","),
       warmup: `${turnWarmup}s`,
-      duration: `${turnSeconds}s`,
+      duration: `${measuredSeconds}s`,
       slice: `${slice * 1000}ms`,
-    }, (2 * (turnWarmup + turnSeconds) + 60) * 1000);
+    }, (2 * (turnWarmup + measuredSeconds) + 60) * 1000);
     return {
       [order[0]]: toSample(first, value, extra),
       [order[1]]: toSample(second, value, extra),
@@ -290,11 +309,10 @@ async function wsSection(rows: Row[]): Promise<void> {
       s.id,
       rounds,
       startPair,
-      inTurns(
-        { mode: "throughput", ...s.args },
-        (r) => r.rate,
-        (r) => ({ bytesPerSec: r.bytesPerSec }),
-      ),
+      inTurns({ mode: "throughput", ...s.args }, {
+        value: (r) => r.rate,
+        extra: (r) => ({ bytesPerSec: r.bytesPerSec }),
+      }),
       (x) => `${fmt(x.value)} msgs/s`,
     );
     rows.push({
@@ -309,13 +327,13 @@ async function wsSection(rows: Row[]): Promise<void> {
   if (wanted("latency")) {
     const samples = await compare(
       "latency",
-      rounds,
+      latencyRounds,
       startPair,
-      inTurns(
-        { mode: "latency", conns: 1, size: 32, type: "text" },
-        (r) => r.p50Us ?? NaN,
-        (r) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
-      ),
+      inTurns({ mode: "latency", conns: 1, size: 32, type: "text" }, {
+        value: (r) => r.p50Us ?? NaN,
+        extra: (r) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
+        seconds: latencySeconds,
+      }),
       (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
     );
     const scenario = "Round trip, 1 conn × 32 B text";
@@ -336,7 +354,7 @@ async function wsSection(rows: Row[]): Promise<void> {
       "handshake",
       rounds,
       startPair,
-      inTurns({ mode: "handshake", conns: 16 }, (r) => r.rate),
+      inTurns({ mode: "handshake", conns: 16 }, { value: (r) => r.rate }),
       (x) => `${fmt(x.value)} handshakes/s`,
     );
     rows.push({
@@ -581,7 +599,7 @@ async function machineLines(): Promise<string[]> {
 function methodLines(): string[] {
   return [
     `Server pinned to core ${serverCore} (taskset), load generator (bench/loadgen, Go + gorilla/websocket; wrk for static) pinned to core ${generator.core}.`,
-    `WebSocket rows (echo, round trip, handshakes): ${rounds} rounds, each on a freshly started pair of servers, stopped after it. In a round the generator takes turns between the two servers in windows of ${slice} s (A B, B A, A B, ...; a paused server's traffic is drained before the other's window starts), ${turnWarmup} s of warm-up and then ${turnSeconds} s measured per server; each server's windows are summed into the round's figure.`,
+    `WebSocket rows (echo, round trip, handshakes): ${rounds} rounds (round trip: ${latencyRounds}), each on a freshly started pair of servers, stopped after it. In a round the generator takes turns between the two servers in windows of ${slice} s (A B, B A, A B, ...; a paused server's traffic is drained before the other's window starts), ${turnWarmup} s of warm-up and then ${turnSeconds} s (round trip: ${latencySeconds} s, for enough round trips behind each p99) measured per server; each server's windows are summed into the round's figure.`,
     `Static, idle-memory and workers rows: ${otherRounds} rounds, project and baseline one after the other (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run; every round starts both servers afresh (the idle-memory rows start one per run). Their margins are wide, so they get fewer rounds.`,
     "Cells show the **best** round and the median in parentheses. Judged ratio (bold): project / baseline within each round, median over rounds; for server-bound rates (echo throughput, handshakes, static) the figures compared are per second of server CPU. Why: this machine is shared; its speed dips by 10-15 % for seconds at a time, which one-after-the-other runs catch on one side only (taking turns in short windows puts both sides through the same dip), and one of two identical server processes can stay 5-10 % faster than the other for as long as it runs (only many rounds, each with fresh processes, average that out). Windows of one server under one load also vary by ±10-20 % among themselves (64 KiB echo), so a round sums its windows. The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
     "Baselines: bench/baseline_echo.ts (`Deno.serve` + `Deno.upgradeWebSocket`, echo `e.data`), bench/baseline_static.ts (`Deno.open` stream per request). The project runs `deno run -P main.ts --hostname=127.0.0.1 --log-level=warn --static-dir=<temp dir>` with default settings.",
