@@ -5,9 +5,10 @@
  *
  * Seconds on this shared machine move by several percent between two identical processes, so
  * the timed suite (bench/run.ts) cannot see a change of 1-2 %. Instructions do not depend on how
- * busy the machine is: two runs of one server agree within about 1 % on the part that runs as
- * JavaScript (V8's generated code, which callgrind sees as code with no file). An instruction
- * is not a unit of time, so this is no speed figure: it shows where work was added or removed.
+ * busy the machine is: two runs of one server agree within about 1 % (32-byte text; 3 % for 1 KiB
+ * binary) on the part that runs as JavaScript (V8's generated code, which callgrind sees as code
+ * with no file). An instruction is not a unit of time, so this is no speed figure: it shows
+ * where work was added or removed.
  *
  * ```sh
  * deno task bench:instructions [--scenario=echo-64x32] [--seconds=30] [--warmup=15] [--runs=1]

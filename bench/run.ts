@@ -54,8 +54,9 @@ const startDate = new Date();
  * Rounds of each WebSocket row. Sixteen short rounds, not eight of twice the length (the same
  * time): a row's rounds differ mostly by which process happened to be the faster one, not by
  * how long each was measured. Halving the turns left the rounds' spread where it was (per-round
- * sd of project / baseline, 64 KiB echo: 0.064 at 1 + 1 s against 0.069-0.119 at 2 + 2 s;
- * handshakes 0.040 against 0.049-0.076), so twice the rounds make the median steadier.
+ * sd of project / baseline across runs, 64 KiB echo: 0.06-0.14 at 1 + 1 s against 0.04-0.12
+ * at 2 + 2 s; handshakes 0.04-0.08 against 0.05-0.08), so twice the rounds make the median
+ * steadier.
  */
 const rounds = Number(flag("rounds", "16"));
 const otherRounds = Number(flag("rounds-other", "3"));
@@ -74,9 +75,9 @@ const turnWarmup = Number(flag("turn-warmup", "1"));
 const turnSeconds = Number(flag("turn-seconds", "1"));
 /**
  * The round-trip row is the exception: its p99 is the tail of one second's ~16,000 round trips
- * per server at 1 + 1 s, and its rounds spread twice as wide as at 2 s (per-round sd of the
- * p99 ratio 0.14-0.18 against 0.05-0.10), so it measures `latencySeconds` per server in
- * `latencyRounds` rounds.
+ * per server at 1 + 1 s, and its rounds spread about twice as wide as at 2 s (per-round sd of
+ * the p99 ratio 0.14-0.18 in three runs against a median 0.08, 0.05-0.18, in nine), so it
+ * measures `latencySeconds` per server in `latencyRounds` rounds.
  */
 const latencyRounds = Number(flag("latency-rounds", "12"));
 const latencySeconds = Number(flag("latency-seconds", "2"));
