@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark suite (issue #5): `bash bench/run.sh [--rounds=4] [--seconds=4] [--only=echo,static]`
+# Benchmark suite (issue #5): `bash bench/run.sh [--rounds=16] [--seconds=4] [--only=echo,static]`
 #
 # Installs what it needs from Debian if missing (golang-go,
 # golang-github-gorilla-websocket-dev, wrk), builds the Go load generator

@@ -9,15 +9,16 @@
  *
  * - `--rounds=16`    rounds per WebSocket scenario: a fresh pair of servers each, measured
  *                    in turns of `--slice=0.5` s, `--turn-warmup=1` + `--turn-seconds=1` s each
- * - `--latency-rounds=12`, `--latency-seconds=2` the round-trip row's rounds and measured
- *                    seconds per server (its p99 needs more round trips per round)
+ * - `--latency-rounds=12` rounds of the round-trip row
+ * - `--latency-seconds=2` its measured seconds per server (its p99 needs the round trips)
  * - `--rounds-other=3` rounds of the static, idle-memory and workers scenarios (project
  *                    and baseline one after the other, A/B then B/A)
  * - `--seconds=4`    measured seconds per run of those (plus `--warmup=2`)
  * - `--sessions=10000` idle sessions for the memory scenario
- * - `--only=a,b`     run only scenarios whose id contains one of these
- * - `--stand-in`     use the raw baseline in place of the project
- * - `--loadgen=PATH` the built load generator (run.sh passes it)
+ * - `--only=a,b`     run only scenarios whose id contains one of these (default: all)
+ * - `--stand-in`     use the raw baseline in place of the project (default: off; on when
+ *                    main.ts is absent)
+ * - `--loadgen=PATH` the built load generator (default .cache/bench/loadgen; run.sh passes it)
  * - `--out=DIR`      where to write the report (default bench/results)
  *
  * The server runs on core 0 and every load generator on core 1 (taskset).
@@ -53,10 +54,10 @@ const startDate = new Date();
 /**
  * Rounds of each WebSocket row. Sixteen short rounds, not eight of twice the length (the same
  * time): a row's rounds differ mostly by which process happened to be the faster one, not by
- * how long each was measured. Halving the turns left the rounds' spread where it was (per-round
- * sd of project / baseline across runs, 64 KiB echo: 0.06-0.14 at 1 + 1 s against 0.04-0.12
- * at 2 + 2 s; handshakes 0.04-0.08 against 0.05-0.08), so twice the rounds make the median
- * steadier.
+ * how long each was measured. Halving the turns left the rounds' spread about where it was
+ * (median per-round sd of project / baseline, 7 runs at 1 + 1 s against 27 at 2 + 2 s: 32 B
+ * echo 0.037 / 0.040, 1 KiB 0.055 / 0.046, 64 KiB 0.080 / 0.075, handshakes 0.046 / 0.068),
+ * so twice the rounds make the median steadier.
  */
 const rounds = Number(flag("rounds", "16"));
 const otherRounds = Number(flag("rounds-other", "3"));
@@ -75,9 +76,10 @@ const turnWarmup = Number(flag("turn-warmup", "1"));
 const turnSeconds = Number(flag("turn-seconds", "1"));
 /**
  * The round-trip row is the exception: its p99 is the tail of one second's ~16,000 round trips
- * per server at 1 + 1 s, and its rounds spread about twice as wide as at 2 s (per-round sd of
- * the p99 ratio 0.14-0.18 in three runs against a median 0.08, 0.05-0.18, in nine), so it
- * measures `latencySeconds` per server in `latencyRounds` rounds.
+ * per server at 1 + 1 s, and its rounds spread wider than at 2 s (per-round sd of the p99
+ * ratio 0.14-0.18 in the three runs at 1 s against a median 0.10, 0.04-0.35, in 32 at 2 s).
+ * So it measures `latencySeconds` per server, in fewer rounds (`latencyRounds`) to keep the
+ * suite under ten minutes: for this row longer rounds steady the median more than more rounds.
  */
 const latencyRounds = Number(flag("latency-rounds", "12"));
 const latencySeconds = Number(flag("latency-seconds", "2"));
@@ -179,6 +181,18 @@ type Pair = Record<Side, ServerProcess>;
 /** Measures one round: a sample per side, on the round's servers, `order[0]` first. */
 type RoundRunner = (pair: Pair | undefined, order: Side[]) => Promise<Record<Side, Sample>>;
 
+/** What {@linkcode compare} runs, and how it shows each sample in the progress log. */
+interface CompareOptions {
+  /** How many rounds. */
+  count: number;
+  /** Starts the round's two servers; `null` when `runRound` starts its own. */
+  startPair: (() => Promise<Pair>) | null;
+  /** Measures one round. */
+  runRound: RoundRunner;
+  /** One sample as text for the progress log. */
+  show: (s: Sample) => string;
+}
+
 /**
  * Runs `count` rounds of `runRound`, alternating which side goes first (A/B, B/A, ...), so
  * each round's two samples are neighbours in time and are compared as a pair. With
@@ -188,10 +202,7 @@ type RoundRunner = (pair: Pair | undefined, order: Side[]) => Promise<Record<Sid
  */
 async function compare(
   id: string,
-  count: number,
-  startPair: (() => Promise<Pair>) | null,
-  runRound: RoundRunner,
-  show: (s: Sample) => string,
+  { count, startPair, runRound, show }: CompareOptions,
 ): Promise<Record<Side, Sample[]>> {
   const out: Record<Side, Sample[]> = { project: [], baseline: [] };
   for (let round = 0; round < count; round++) {
@@ -306,16 +317,15 @@ async function wsSection(rows: Row[]): Promise<void> {
     return { project, baseline };
   };
   for (const s of echoScenarios.filter((s) => wanted(s.id))) {
-    const samples = await compare(
-      s.id,
-      rounds,
+    const samples = await compare(s.id, {
+      count: rounds,
       startPair,
-      inTurns({ mode: "throughput", ...s.args }, {
+      runRound: inTurns({ mode: "throughput", ...s.args }, {
         value: (r) => r.rate,
         extra: (r) => ({ bytesPerSec: r.bytesPerSec }),
       }),
-      (x) => `${fmt(x.value)} msgs/s`,
-    );
+      show: (x) => `${fmt(x.value)} msgs/s`,
+    });
     rows.push({
       scenario: s.scenario,
       metric: "msgs/s",
@@ -326,17 +336,16 @@ async function wsSection(rows: Row[]): Promise<void> {
     });
   }
   if (wanted("latency")) {
-    const samples = await compare(
-      "latency",
-      latencyRounds,
+    const samples = await compare("latency", {
+      count: latencyRounds,
       startPair,
-      inTurns({ mode: "latency", conns: 1, size: 32, type: "text" }, {
+      runRound: inTurns({ mode: "latency", conns: 1, size: 32, type: "text" }, {
         value: (r) => r.p50Us ?? NaN,
         extra: (r) => ({ p99Us: r.p99Us ?? NaN, rate: r.rate }),
         seconds: latencySeconds,
       }),
-      (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
-    );
+      show: (x) => `p50 ${fmt(x.value)} µs p99 ${fmt(x.extra.p99Us)} µs`,
+    });
     const scenario = "Round trip, 1 conn × 32 B text";
     const target = { op: "<=" as const, ratio: 1.05 };
     rows.push({ scenario, metric: "p50 µs", better: "lower", target, ...samples });
@@ -351,13 +360,12 @@ async function wsSection(rows: Row[]): Promise<void> {
     });
   }
   if (wanted("handshake")) {
-    const samples = await compare(
-      "handshake",
-      rounds,
+    const samples = await compare("handshake", {
+      count: rounds,
       startPair,
-      inTurns({ mode: "handshake", conns: 16 }, { value: (r) => r.rate }),
-      (x) => `${fmt(x.value)} handshakes/s`,
-    );
+      runRound: inTurns({ mode: "handshake", conns: 16 }, { value: (r) => r.rate }),
+      show: (x) => `${fmt(x.value)} handshakes/s`,
+    });
     rows.push({
       scenario: "Handshake + close, 16 workers",
       metric: "handshakes/s",
@@ -407,11 +415,10 @@ async function staticSection(rows: Row[], contents: Record<string, Uint8Array>):
     return pair;
   };
   for (const c of cases) {
-    const samples = await compare(
-      c.id,
-      otherRounds,
+    const samples = await compare(c.id, {
+      count: otherRounds,
       startPair,
-      oneAfterTheOther(async (_side, server) => {
+      runRound: oneAfterTheOther(async (_side, server) => {
         const s = await runWrk(generator, {
           url: `http://127.0.0.1:${server!.port}/${c.file}`,
           conns: c.conns,
@@ -426,8 +433,8 @@ async function staticSection(rows: Row[], contents: Record<string, Uint8Array>):
         }
         return s;
       }),
-      (x) => `${fmt(x.value)} req/s`,
-    );
+      show: (x) => `${fmt(x.value)} req/s`,
+    });
     rows.push({
       scenario: `Static ${c.label} file, wrk ${c.conns} conns`,
       metric: "requests/s",
@@ -441,11 +448,10 @@ async function staticSection(rows: Row[], contents: Record<string, Uint8Array>):
 
 async function memorySection(rows: Row[]): Promise<void> {
   if (!wanted("idle")) return;
-  const samples = await compare(
-    "idle",
-    otherRounds,
-    null,
-    oneAfterTheOther(async (side) => {
+  const samples = await compare("idle", {
+    count: otherRounds,
+    startPair: null,
+    runRound: oneAfterTheOther(async (side) => {
       const cmd = side === "project" && !standIn ? projectCmd : baselineEchoCmd;
       const server = await start(side, cmd);
       try {
@@ -461,8 +467,8 @@ async function memorySection(rows: Row[]): Promise<void> {
         await server.stop(10000);
       }
     }),
-    (x) => `${fmt(x.value)} bytes/session (${fmt(x.extra.opened)} opened)`,
-  );
+    show: (x) => `${fmt(x.value)} bytes/session (${fmt(x.extra.opened)} opened)`,
+  });
   rows.push({
     scenario: `${fmt(sessions)} idle sessions (fresh server)`,
     metric: "RSS bytes/session",
@@ -577,6 +583,9 @@ async function machineLines(): Promise<string[]> {
     "--",
     "src",
     "main.ts",
+    "bench",
+    // Reports are written there, and earlier ones may be copied in: they change no figure.
+    ":(exclude)bench/results",
   ]);
   return [
     `Started: ${startDate.toISOString()}`,
