@@ -54,10 +54,11 @@ const startDate = new Date();
 /**
  * Rounds of each WebSocket row. Sixteen short rounds, not eight of twice the length (the same
  * time): a row's rounds differ mostly by which process happened to be the faster one, not by
- * how long each was measured. Halving the turns left the rounds' spread about where it was
- * (median per-round sd of project / baseline, 7 runs at 1 + 1 s against 27 at 2 + 2 s: 32 B
- * echo 0.037 / 0.040, 1 KiB 0.055 / 0.046, 64 KiB 0.080 / 0.075, handshakes 0.046 / 0.068),
- * so twice the rounds make the median steadier.
+ * how long each was measured. Halving the turns widened the rounds' spread by 5-15 % on the
+ * echo rows and narrowed it on handshakes, while twice the rounds narrow the median's spread
+ * about 1.4 times (median per-round sd of project / baseline, 7 runs at 1 + 1 s against 20 at
+ * 2 + 2 s: 32 B echo 0.037 / 0.033, 1 KiB 0.055 / 0.048, 64 KiB 0.080 / 0.075, handshakes
+ * 0.046 / 0.067).
  */
 const rounds = Number(flag("rounds", "16"));
 const otherRounds = Number(flag("rounds-other", "3"));
@@ -77,7 +78,7 @@ const turnSeconds = Number(flag("turn-seconds", "1"));
 /**
  * The round-trip row is the exception: its p99 is the tail of one second's ~16,000 round trips
  * per server at 1 + 1 s, and its rounds spread wider than at 2 s (per-round sd of the p99
- * ratio 0.14-0.18 in the three runs at 1 s against a median 0.10, 0.04-0.35, in 32 at 2 s).
+ * ratio 0.14-0.18 in the three runs at 1 s against a median 0.095, 0.05-0.24, in 25 at 2 s).
  * So it measures `latencySeconds` per server, in fewer rounds (`latencyRounds`) to keep the
  * suite under ten minutes: for this row longer rounds steady the median more than more rounds.
  */
