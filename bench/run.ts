@@ -37,6 +37,7 @@ import {
   toSample,
 } from "./loadgen.ts";
 import {
+  echoServerCmd,
   flag,
   freePort,
   processTree,
@@ -139,22 +140,14 @@ function writeStaticFiles(): Record<string, Uint8Array> {
   return { [files.small]: small, [files.large]: large };
 }
 
+// The same command lines as the instruction counter and the heap tools (echoServerCmd), so
+// every tool measures the server as the suite runs it.
 function projectCmd(port: number, extra: string[] = []): string[] {
-  return [
-    "deno",
-    "run",
-    "-P",
-    "main.ts",
-    `--port=${port}`,
-    "--hostname=127.0.0.1",
-    "--log-level=warn",
-    `--static-dir=${staticDir}`,
-    ...extra,
-  ];
+  return [...echoServerCmd(false, port), `--static-dir=${staticDir}`, ...extra];
 }
 
 function baselineEchoCmd(port: number): string[] {
-  return ["deno", "run", "--allow-net", "bench/baseline_echo.ts", `--port=${port}`];
+  return echoServerCmd(true, port);
 }
 
 function baselineStaticCmd(port: number): string[] {
