@@ -42,6 +42,8 @@ export const RefusalReason = {
   TooManyConnections: "too_many_connections",
   /** The server is shutting down. */
   ShuttingDown: "shutting_down",
+  /** The `Host` header is not a valid authority, so the request's URL means nothing. */
+  BadHost: "bad_host",
 } as const;
 
 /** One of the {@linkcode RefusalReason} values. */

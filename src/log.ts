@@ -61,10 +61,23 @@ function defaultWrite(line: string, level: LogLevel): void {
   else console.log(line);
 }
 
+/**
+ * Longest text field written, in UTF-16 units: field values often come from clients (paths,
+ * headers, reasons), and one request must not write a line of kilobytes.
+ */
+export const MAX_FIELD_CHARS = 200;
+
+/** `value` cut to {@linkcode MAX_FIELD_CHARS}, marked with how much was cut. */
+function capped(value: string): string {
+  if (value.length <= MAX_FIELD_CHARS) return value;
+  return `${value.slice(0, MAX_FIELD_CHARS)}…(+${value.length - MAX_FIELD_CHARS})`;
+}
+
 /** Quotes a text value only when it would otherwise break the `key=value` layout. */
 function textValue(value: string | number | boolean | null): string {
   if (typeof value !== "string") return String(value);
-  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  const text = capped(value);
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
 }
 
 function formatText(level: LogLevel, event: string, fields: LogFields | undefined): string {
@@ -78,7 +91,13 @@ function formatText(level: LogLevel, event: string, fields: LogFields | undefine
 }
 
 function formatJson(level: LogLevel, event: string, fields: LogFields | undefined): string {
-  return JSON.stringify({ time: new Date().toISOString(), level, event, ...fields });
+  const record: Record<string, unknown> = { time: new Date().toISOString(), level, event };
+  if (fields) {
+    for (const [key, value] of Object.entries(fields)) {
+      record[key] = typeof value === "string" ? capped(value) : value;
+    }
+  }
+  return JSON.stringify(record);
 }
 
 /** Creates a {@linkcode Logger} that writes lines at or above `options.level`. */

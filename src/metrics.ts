@@ -69,6 +69,8 @@ export class Metrics {
   readonly closes: Map<number, number> = new Map();
   /** Static-file responses by status. */
   readonly staticResponses: Map<number, number> = new Map();
+  /** Requests refused before routing (an unparsable `Host`), by reason. */
+  readonly badRequests: Map<string, number> = new Map();
 
   /** Counts one message received from a client. */
   countMessageIn(kind: MessageKind, bytes: number): void {
@@ -100,6 +102,11 @@ export class Metrics {
   /** Counts a static-file response. */
   countStatic(status: number): void {
     increment(this.staticResponses, status);
+  }
+
+  /** Counts a request refused before routing. */
+  countBadRequest(reason: string): void {
+    increment(this.badRequests, reason);
   }
 
   /** The Prometheus text exposition (version 0.0.4) of every counter. */
@@ -145,6 +152,12 @@ export class Metrics {
       "counter",
       "Static-file responses, by status.",
       labelled("http_static_responses_total", "status", this.staticResponses),
+    );
+    family(
+      "http_bad_requests_total",
+      "counter",
+      "Requests refused before routing, by reason.",
+      labelled("http_bad_requests_total", "reason", this.badRequests),
     );
     return lines.join("\n") + "\n";
   }

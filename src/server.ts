@@ -26,6 +26,7 @@ import { echoHandlerProducer } from "./echo_handler.ts";
 import { createLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { parseRequestUrl } from "./request_url.ts";
 import { textResponse } from "./responses.ts";
 import { createStaticHandler } from "./static_files.ts";
 import { CloseCode } from "./websocket_session.ts";
@@ -64,18 +65,6 @@ export interface Server {
    * already sent, in-flight responses finish, and the listener closes. Idempotent.
    */
   shutdown(): Promise<void>;
-}
-
-/** The path of an absolute URL, without parsing the whole URL on the hot path. */
-function pathOf(url: string): string {
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1) return "/";
-  let end = url.length;
-  const query = url.indexOf("?", start);
-  if (query !== -1) end = query;
-  const hash = url.indexOf("#", start);
-  if (hash !== -1 && hash < end) end = hash;
-  return url.slice(start, end);
 }
 
 const NO_STORE = { "cache-control": "no-store" };
@@ -120,10 +109,11 @@ export function createServer(options: ServerOptions = {}): Server {
   }
 
   const handler: Deno.ServeHandler = (request, info) => {
-    const path = pathOf(request.url);
-    switch (path) {
+    const url = parseRequestUrl(request);
+    if (url === null) return badHost(request);
+    switch (url.pathname) {
       case "/echo":
-        return websocket.handle(request, info);
+        return websocket.handle(request, info, url);
       case "/healthz":
         return operability(request, 200, "ok");
       case "/readyz":
@@ -138,9 +128,20 @@ export function createServer(options: ServerOptions = {}): Server {
           "text/plain; version=0.0.4; charset=utf-8",
         );
       default:
-        return serveStatic(request);
+        return serveStatic(request, url);
     }
   };
+
+  /** Answers a request whose `Host` is no valid authority: its URL means nothing. */
+  function badHost(request: Request): Response {
+    metrics.countBadRequest("bad_host");
+    logger.info("request.refused", {
+      status: 400,
+      reason: "bad_host",
+      host: request.headers.get("host") ?? undefined,
+    });
+    return textResponse(400, "bad Host header: not a valid host[:port]");
+  }
 
   const serveOptions = {
     port: config.port,

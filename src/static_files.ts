@@ -26,6 +26,7 @@
 import { contentTypeFor, isCompressible } from "./content_type.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
+import { parseRequestUrl } from "./request_url.ts";
 import { textResponse } from "./responses.ts";
 
 /**
@@ -52,8 +53,11 @@ export interface StaticFilesOptions {
   logger?: Logger;
 }
 
-/** A function from a request to the static file (or refusal) that answers it. */
-export type StaticHandler = (request: Request) => Promise<Response>;
+/**
+ * A function from a request to the static file (or refusal) that answers it. `url` is the
+ * request's URL when the caller has parsed it already (see `parseRequestUrl`).
+ */
+export type StaticHandler = (request: Request, url?: URL) => Promise<Response>;
 
 /** Default largest file kept in memory. */
 export const DEFAULT_MAX_CACHED_FILE_BYTES: number = 1024 * 1024;
@@ -139,7 +143,19 @@ export function acceptsEncoding(header: string | null, encoding: string): boolea
 }
 
 /** The outcome of mapping a URL path to a file path. */
-type PathResult = { path: string; trailingSlash: boolean } | { status: 400 | 404; message: string };
+type PathResult =
+  | { path: string; trailingSlash: boolean }
+  | { status: 400 | 404 | 414; message: string };
+
+/** Longest URL path served (Linux `PATH_MAX`); longer → 414. */
+export const MAX_PATH_BYTES = 4096;
+/** Longest decoded path segment (a file name on Linux and most file systems); longer → 404. */
+export const MAX_SEGMENT_BYTES = 255;
+
+/** At most 200 characters of a client's path, for a response line. */
+function shown(pathname: string): string {
+  return pathname.length > 200 ? `${pathname.slice(0, 200)}…` : pathname;
+}
 
 /**
  * Maps a URL path to a path under `root`, or to a refusal. Every segment is percent-decoded
@@ -147,6 +163,10 @@ type PathResult = { path: string; trailingSlash: boolean } | { status: 400 | 404
  * URL parser, and any segment starting with `.` (dotfiles, `..`) is hidden.
  */
 export function resolveRequestPath(root: string, pathname: string): PathResult {
+  // The file system refuses longer names with an error of its own; refuse them first.
+  if (pathname.length > MAX_PATH_BYTES) {
+    return { status: 414, message: `path longer than ${MAX_PATH_BYTES} bytes` };
+  }
   const segments: string[] = [];
   for (const raw of pathname.split("/")) {
     if (raw === "") continue;
@@ -159,12 +179,24 @@ export function resolveRequestPath(root: string, pathname: string): PathResult {
     if (/[\\/\0]/.test(segment)) {
       return { status: 400, message: "path segment contains a slash, backslash or NUL" };
     }
-    if (segment.startsWith(".")) return { status: 404, message: `not found: ${pathname}` };
+    if (segment.startsWith(".")) return { status: 404, message: `not found: ${shown(pathname)}` };
+    if (segment.length > MAX_SEGMENT_BYTES / 3 && utf8Length(segment) > MAX_SEGMENT_BYTES) {
+      return {
+        status: 404,
+        message: `not found: a path segment is over ${MAX_SEGMENT_BYTES} bytes`,
+      };
+    }
     segments.push(segment);
   }
   const trailingSlash = pathname.endsWith("/");
   if (trailingSlash) segments.push("index.html");
   return { path: root + SEP + segments.join(SEP), trailingSlash };
+}
+
+const encoder = new TextEncoder();
+
+function utf8Length(text: string): number {
+  return encoder.encode(text).byteLength;
 }
 
 function versionOf(path: string, info: Deno.FileInfo): FileVersion {
@@ -394,17 +426,17 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
   }
 
   /** Serves a file that is not in the cache: caches it if small, streams it if large. */
-  async function serveFromDisk(request: Request, path: string): Promise<Response> {
+  async function serveFromDisk(request: Request, path: string, pathname: string) {
     const realPath = await Deno.realPath(path);
     if (!realPath.startsWith(realRoot + SEP)) {
-      logger?.warn("static.outside_root", { path: new URL(request.url).pathname });
-      return answer(404, `not found: ${new URL(request.url).pathname}`, request);
+      logger?.warn("static.outside_root", { path: pathname });
+      return answer(404, `not found: ${shown(pathname)}`, request);
     }
     const file = await Deno.open(realPath);
     let handedOff = false;
     try {
       const info = await file.stat();
-      if (!info.isFile) return answer(404, `not found: ${new URL(request.url).pathname}`, request);
+      if (!info.isFile) return answer(404, `not found: ${shown(pathname)}`, request);
       const version = versionOf(realPath, info);
       if (info.size <= maxCachedFileBytes) {
         const body = new Uint8Array(info.size);
@@ -439,11 +471,15 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
     }
   }
 
-  return async function serveStatic(request: Request): Promise<Response> {
+  return async function serveStatic(request: Request, url?: URL): Promise<Response> {
     if (request.method !== "GET" && request.method !== "HEAD") {
-      return answer(405, `method ${request.method} not allowed`, request, { allow: "GET, HEAD" });
+      return answer(405, `method ${shown(request.method)} not allowed`, request, {
+        allow: "GET, HEAD",
+      });
     }
-    const pathname = new URL(request.url).pathname;
+    url ??= parseRequestUrl(request) ?? undefined;
+    if (url === undefined) return answer(400, "bad Host header: not a valid host[:port]", request);
+    const pathname = url.pathname;
     const resolved = resolveRequestPath(realRoot, pathname);
     if ("status" in resolved) return answer(resolved.status, resolved.message, request);
     const { path } = resolved;
@@ -456,8 +492,8 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
       // A changed file has a new size or mtime.
       const info = Deno.statSync(path);
       if (info.isDirectory) {
-        if (resolved.trailingSlash) return answer(404, `not found: ${pathname}`, request);
-        const location = `${pathname}/${new URL(request.url).search}`;
+        if (resolved.trailingSlash) return answer(404, `not found: ${shown(pathname)}`, request);
+        const location = `${pathname}/${url.search}`;
         metrics?.countStatic(301);
         return new Response(null, { status: 301, headers: { location } });
       }
@@ -468,13 +504,21 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
         return respondCached(request, cached);
       }
       forget(path);
-      return await serveFromDisk(request, path);
+      return await serveFromDisk(request, path, pathname);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-        return answer(404, `not found: ${pathname}`, request);
+        return answer(404, `not found: ${shown(pathname)}`, request);
       }
       if (error instanceof Deno.errors.PermissionDenied) {
-        return answer(403, `forbidden: ${pathname}`, request);
+        return answer(403, `forbidden: ${shown(pathname)}`, request);
+      }
+      // Out of file descriptors: passing, so the client is told to come back.
+      const code = (error as { code?: string }).code;
+      if (code === "EMFILE" || code === "ENFILE") {
+        logger?.warn("static.busy", { path: pathname, error: String(error) });
+        return answer(503, "server busy: out of file descriptors, retry later", request, {
+          "retry-after": "1",
+        });
       }
       logger?.error("static.failed", { path: pathname, error: String(error) });
       return answer(500, "internal error reading the file", request);

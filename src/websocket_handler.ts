@@ -25,6 +25,7 @@
 import { readHandshake, RefusalReason, refusalResponse } from "./handshake.ts";
 import type { HandshakeRefusal } from "./handshake.ts";
 import type { Logger } from "./log.ts";
+import { parseRequestUrl } from "./request_url.ts";
 import type { Metrics } from "./metrics.ts";
 import { CloseCode, WebSocketSession } from "./websocket_session.ts";
 import type { CloseInfo, SessionObserver, WebSocketSessionOptions } from "./websocket_session.ts";
@@ -111,6 +112,7 @@ class RequestSnapshot implements SessionRequest {
   }
 
   get url(): URL {
+    // The server checked that it parses (parseRequestUrl) before the upgrade.
     return this.#parsedUrl ??= new URL(this.#url);
   }
 
@@ -151,7 +153,6 @@ interface SessionEntry {
   remote: string;
   /** When it opened (`performance.now()`), for the session.close line; 0 when that is not logged. */
   startedMs: number;
-  opened: boolean;
   /** Things still to happen before the session is done: its close and its handler's return. */
   pending: number;
   closeInfo: CloseInfo | undefined;
@@ -298,10 +299,20 @@ export class WebSocketHandler implements SessionObserver {
     return isSameOrigin(origin, request);
   }
 
-  /** Checks, negotiates and upgrades one request; every failure is a 4xx or 503 response. */
-  handle(request: Request, info: Deno.ServeHandlerInfo): Response {
+  /**
+   * Checks, negotiates and upgrades one request; every failure is a 4xx or 503 response.
+   * `url` is the request's URL when the caller has parsed it (see `parseRequestUrl`).
+   */
+  handle(request: Request, info: Deno.ServeHandlerInfo, url?: URL): Response {
     const peer = peerOf(info);
     const remote = formatAddress(peer.hostname, peer.port);
+    if (url === undefined && parseRequestUrl(request) === null) {
+      return this.#refuse({
+        status: 400,
+        reason: RefusalReason.BadHost,
+        message: "bad Host header: not a valid host[:port]",
+      }, remote);
+    }
     const protocols = readHandshake(request);
     if (!Array.isArray(protocols)) return this.#refuse(protocols, remote);
     if (this.#closing) {
@@ -372,7 +383,6 @@ export class WebSocketHandler implements SessionObserver {
       remote,
       // Only the session.close line reads it: no clock call per handshake when it is not logged.
       startedMs: this.#logger?.enabled("info") ? performance.now() : 0,
-      opened: false,
       pending: 2,
       closeInfo: undefined,
     });
@@ -383,8 +393,7 @@ export class WebSocketHandler implements SessionObserver {
   /** Runs the session's handler once it is open ({@linkcode SessionObserver}). */
   sessionOpened(session: WebSocketSession): void {
     const entry = this.#sessions.get(session);
-    if (!entry || !session.isConnected) return;
-    entry.opened = true;
+    if (!entry) return;
     this.#metrics?.countSessionOpen();
     if (this.#logger?.enabled("info")) {
       this.#logger.info("session.open", {
@@ -433,8 +442,6 @@ export class WebSocketHandler implements SessionObserver {
     const entry = this.#sessions.get(session);
     if (!entry) return;
     entry.closeInfo = info;
-    // A session that never opened has no handler to wait for.
-    if (!entry.opened) entry.pending--;
     this.#settle(session, entry);
   }
 
@@ -448,7 +455,7 @@ export class WebSocketHandler implements SessionObserver {
     if (left === 0) this.#perAddress.delete(address);
     else this.#perAddress.set(address, left);
     const { code, reason } = entry.closeInfo!;
-    if (entry.opened) this.#metrics?.countSessionClose(code);
+    this.#metrics?.countSessionClose(code);
     if (this.#logger?.enabled("info")) {
       this.#logger.info("session.close", {
         session: session.id,

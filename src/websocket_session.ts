@@ -125,6 +125,8 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** The server hit an unexpected condition (a handler threw). */
   InternalError: 1011,
+  /** Reported, never sent: the connection dropped without a close frame. */
+  Abnormal: 1006,
 } as const;
 
 /** Sends look at the send buffer once this many bytes have gone out since the last look. */
@@ -325,12 +327,15 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
 
   #closed(event: CloseEvent): void {
     if (this.#openTimer !== undefined) clearTimeout(this.#openTimer);
+    // A peer that closes or resets right after the 101 can beat the look at readyState: the
+    // session still opened (its handler runs, it is counted and logged), then ends at once.
+    if (!this.#open) this.#opened();
     this.#end();
     // When this side closed, its code says why the session ended, even if the peer never
     // answered (Deno then reports 0 or 1006).
     const sent = this.#closeSent;
     const info = {
-      code: sent?.code ?? event.code,
+      code: sent?.code ?? (event.code === 0 ? CloseCode.Abnormal : event.code),
       reason: sent?.reason ?? event.reason,
       wasClean: event.wasClean,
     };
