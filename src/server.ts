@@ -23,6 +23,7 @@
 import { defaultConfig } from "./config.ts";
 import type { ServerConfig } from "./config.ts";
 import { echoHandlerProducer } from "./echo_handler.ts";
+import { serveResilient } from "./listener.ts";
 import { createLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -161,26 +162,28 @@ export function createServer(options: ServerOptions = {}): Server {
       return textResponse(500, "internal error");
     },
   };
-  const httpServer = config.tls
-    ? Deno.serve({ ...serveOptions, cert: config.tls.cert, key: config.tls.key }, handler)
-    : Deno.serve(serveOptions, handler);
+  const listener = serveResilient(
+    config.tls ? { ...serveOptions, cert: config.tls.cert, key: config.tls.key } : serveOptions,
+    handler,
+    { logger },
+  );
 
   let stopping: Promise<void> | undefined;
   return {
-    addr: httpServer.addr as Deno.NetAddr,
+    addr: listener.addr,
     metrics,
     get ready() {
       return ready;
     },
     handler,
     sessionsClosed: () => websocket.sessionsClosed(),
-    finished: httpServer.finished,
+    finished: listener.finished,
     shutdown() {
       stopping ??= (async () => {
         ready = false;
         logger.info("server.shutdown", { sessions: websocket.sessionCount });
         await websocket.closeAll(CloseCode.GoingAway, "server shutting down");
-        await httpServer.shutdown();
+        await listener.shutdown();
         logger.info("server.stopped", {});
       })();
       return stopping;

@@ -402,10 +402,20 @@ export async function rawWebSocket(
 /** The repository root, where `main.ts` and `deno.json` are. */
 export const REPO_ROOT: string = new URL("..", import.meta.url).pathname;
 
+/** How {@linkcode mainCommand} starts the process. */
+export interface SpawnOptions {
+  /** Open-files limit (soft and hard: Deno raises the soft one to the hard one). Default: inherited. */
+  nofile?: number;
+}
+
 /** The real server process: `deno run -P main.ts ARGS` from the repository root, piped. */
-export function mainCommand(args: string[]): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-P", "main.ts", ...args],
+export function mainCommand(args: string[], { nofile }: SpawnOptions = {}): Deno.Command {
+  const deno = [Deno.execPath(), "run", "-P", "main.ts", ...args];
+  const command = nofile === undefined
+    ? deno
+    : ["prlimit", `--nofile=${nofile}:${nofile}`, ...deno];
+  return new Deno.Command(command[0], {
+    args: command.slice(1),
     cwd: REPO_ROOT,
     env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
     stdin: "null",

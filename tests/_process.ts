@@ -6,6 +6,7 @@
  */
 
 import { isServerLine, mainCommand } from "./_helpers.ts";
+import type { SpawnOptions } from "./_helpers.ts";
 
 /** Safety net only: a child process still alive after this long is killed (never a timing check). */
 const GUARD_MS = 30_000;
@@ -32,8 +33,8 @@ export class ServerProcess implements AsyncDisposable {
   #drained: Promise<void>;
   #guard: ReturnType<typeof setTimeout>;
 
-  constructor(args: string[]) {
-    this.child = mainCommand(args).spawn();
+  constructor(args: string[], options: SpawnOptions = {}) {
+    this.child = mainCommand(args, options).spawn();
     this.#guard = setTimeout(() => this.#kill("SIGKILL"), GUARD_MS);
     this.status = this.child.status.then((status) => {
       this.exited = true;
@@ -131,8 +132,11 @@ export class ServerProcess implements AsyncDisposable {
 }
 
 /** Starts `deno run -P main.ts` on 127.0.0.1 and a free port; resolves once it listens. */
-export async function spawnServer(args: string[] = []): Promise<ServerProcess> {
-  const server = new ServerProcess(["--port=0", "--hostname=127.0.0.1", ...args]);
+export async function spawnServer(
+  args: string[] = [],
+  options: SpawnOptions = {},
+): Promise<ServerProcess> {
+  const server = new ServerProcess(["--port=0", "--hostname=127.0.0.1", ...args], options);
   try {
     const [line] = await server.waitFor(/ server\.listening url=http:\/\/127\.0\.0\.1:\d+\//);
     server.port = Number(/:(\d+)\/ /.exec(`${line} `)![1]);
