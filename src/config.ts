@@ -45,6 +45,11 @@ export interface ServerConfig {
   maxConnectionsPerAddress: number;
   /** Milliseconds a graceful shutdown may take before the process exits anyway. Default: 5000. */
   shutdownDeadlineMs: number;
+  /**
+   * Milliseconds a close sent by the server (a limit, shutdown, the handler) waits for the
+   * peer's answer before the connection is reset and its memory freed. Default: 10000.
+   */
+  closeTimeoutMs: number;
   /** Log line format. Default: `text`. */
   logFormat: LogFormat;
   /** Lowest level logged. Default: `info`. */
@@ -142,6 +147,7 @@ export function defaultConfig(): ServerConfig {
       : Math.max(1, fdLimit - RESERVED_FILE_DESCRIPTORS),
     maxConnectionsPerAddress: 0,
     shutdownDeadlineMs: 5000,
+    closeTimeoutMs: 10_000,
     logFormat: "text",
     logLevel: "info",
     workers: 1,
@@ -317,6 +323,13 @@ const SETTINGS: Setting[] = [
     value: "DURATION",
     help: "longest graceful shutdown before exiting anyway [5s]",
     apply: (c, raw) => c.shutdownDeadlineMs = parseDurationMs("--shutdown-deadline", raw),
+  },
+  {
+    flag: "--close-timeout",
+    env: "WS_CLOSE_TIMEOUT",
+    value: "DURATION",
+    help: "reset a connection whose peer has not answered the server's close by then [10s]",
+    apply: (c, raw) => c.closeTimeoutMs = parseDurationMs("--close-timeout", raw),
   },
   {
     flag: "--log-format",

@@ -17,8 +17,8 @@ import type { Logger } from "./log.ts";
 
 /** Anything that can be shut down gracefully: a server or a pool of them. */
 export interface Stoppable {
-  /** Resolves once everything has stopped. */
-  shutdown(): Promise<void>;
+  /** Resolves once everything has stopped, with how many sessions were cut (if it knows). */
+  shutdown(): Promise<{ sessionsCut: number } | void>;
 }
 
 /** Options for {@linkcode exitOnSignals}. */
@@ -51,9 +51,16 @@ export function exitOnSignals(server: Stoppable, options: ExitOnSignalsOptions =
       logger?.warn("process.forced_exit", { why: "shutdown deadline passed" });
       Deno.exit(FORCED_EXIT_STATUS);
     }, deadlineMs);
-    server.shutdown().then(() => {
+    server.shutdown().then((report) => {
       clearTimeout(deadline);
-      Deno.exit(0);
+      const cut = report?.sessionsCut ?? 0;
+      if (cut > 0) {
+        logger?.error("process.shutdown_incomplete", {
+          sessions_cut: cut,
+          why: "their peers never confirmed the 1001 close",
+        });
+      }
+      Deno.exit(cut > 0 ? FORCED_EXIT_STATUS : 0);
     }, (error) => {
       logger?.error("process.shutdown_failed", { error: String(error) });
       Deno.exit(FORCED_EXIT_STATUS);

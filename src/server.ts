@@ -46,6 +46,12 @@ export interface ServerOptions extends Partial<ServerConfig> {
   reusePort?: boolean;
 }
 
+/** How a graceful shutdown went. */
+export interface ShutdownReport {
+  /** Sessions whose peer never confirmed the 1001 close (it may not have received it). */
+  sessionsCut: number;
+}
+
 /** A running server. */
 export interface Server {
   /** The address it listens on (with the real port when `port` was 0). */
@@ -63,9 +69,10 @@ export interface Server {
   /**
    * Graceful shutdown: readiness turns 503, new WebSocket handshakes get 503, every session is
    * closed with 1001 "server shutting down" after its handler has answered what the peer had
-   * already sent, in-flight responses finish, and the listener closes. Idempotent.
+   * already sent, in-flight responses finish, and the listener closes. Idempotent. Resolves
+   * with how many sessions never confirmed their 1001 (cut).
    */
-  shutdown(): Promise<void>;
+  shutdown(): Promise<ShutdownReport>;
 }
 
 const NO_STORE = { "cache-control": "no-store" };
@@ -88,6 +95,7 @@ export function createServer(options: ServerOptions = {}): Server {
       maxMessageBytes: config.maxMessageBytes,
       maxSendBufferBytes: config.maxSendBufferBytes,
       maxReadQueueBytes: config.maxReadQueueBytes,
+      closeTimeoutMs: config.closeTimeoutMs,
     },
     metrics,
     logger,
@@ -168,7 +176,8 @@ export function createServer(options: ServerOptions = {}): Server {
     { logger },
   );
 
-  let stopping: Promise<void> | undefined;
+  websocket.localPort = listener.addr.port;
+  let stopping: Promise<ShutdownReport> | undefined;
   return {
     addr: listener.addr,
     metrics,
@@ -182,9 +191,21 @@ export function createServer(options: ServerOptions = {}): Server {
       stopping ??= (async () => {
         ready = false;
         logger.info("server.shutdown", { sessions: websocket.sessionCount });
-        await websocket.closeAll(CloseCode.GoingAway, "server shutting down");
+        // Peers still sending are heard out for half the deadline; the rest is for the closes.
+        const { cut } = await websocket.closeAll(
+          CloseCode.GoingAway,
+          "server shutting down",
+          config.shutdownDeadlineMs / 2,
+        );
+        if (cut > 0) {
+          logger.error("server.sessions_cut", {
+            sessions: cut,
+            why: "the peer never confirmed the 1001 close before its connection ended",
+          });
+        }
         await listener.shutdown();
         logger.info("server.stopped", {});
+        return { sessionsCut: cut };
       })();
       return stopping;
     },

@@ -182,7 +182,7 @@ export interface WebSocketHandlerOptions {
   /** Options handed to every session (limits, read timeout). Default: the session defaults. */
   session?: Omit<
     WebSocketSessionOptions,
-    "id" | "protocol" | "remoteAddress" | "metrics" | "logger" | "observer"
+    "id" | "protocol" | "remoteAddress" | "metrics" | "logger" | "observer" | "tcpPorts"
   >;
   /** Counters to update. Default: none. */
   metrics?: Metrics;
@@ -259,6 +259,13 @@ export class WebSocketHandler implements SessionObserver {
   #sessions = new Map<WebSocketSession, SessionEntry>();
   #perAddress = new Map<string, number>();
   #closing = false;
+  /** Sessions whose shutdown close the peer never confirmed. */
+  #cut = 0;
+  /**
+   * The port the server listens on, so a close that times out can find the session's TCP
+   * connection and reset it. `0` (unknown) leaves aborts to drop Deno's resource only.
+   */
+  localPort = 0;
   /** Callers of `sessionsClosed`, resolved when no session is left. */
   #idleWaiters: (() => void)[] = [];
 
@@ -359,7 +366,7 @@ export class WebSocketHandler implements SessionObserver {
     }
     snapshot.keep(handler.requestHeaders ?? DEFAULT_SESSION_HEADERS);
     const { socket, response } = upgrade(request, protocol, this.#idleTimeoutSeconds);
-    this.#startSession(handler, snapshot, socket, remote);
+    this.#startSession(handler, snapshot, socket, remote, peer.port);
     return response;
   }
 
@@ -368,9 +375,11 @@ export class WebSocketHandler implements SessionObserver {
     request: SessionRequest,
     socket: WebSocket,
     remote: string,
+    remotePort: number,
   ): void {
     const session = new WebSocketSession(socket, {
       ...this.#sessionOptions,
+      tcpPorts: this.localPort && remotePort ? { local: this.localPort, remote: remotePort } : null,
       protocol: handler.socketProtocol ?? "",
       remoteAddress: remote,
       metrics: this.#metrics,
@@ -454,7 +463,8 @@ export class WebSocketHandler implements SessionObserver {
     const left = (this.#perAddress.get(address) ?? 1) - 1;
     if (left === 0) this.#perAddress.delete(address);
     else this.#perAddress.set(address, left);
-    const { code, reason } = entry.closeInfo!;
+    const { code, reason, closeSent, aborted } = entry.closeInfo!;
+    if (this.#closing && closeSent !== undefined) this.#cut++;
     this.#metrics?.countSessionClose(code);
     if (this.#logger?.enabled("info")) {
       this.#logger.info("session.close", {
@@ -463,6 +473,8 @@ export class WebSocketHandler implements SessionObserver {
         protocol: session.protocol || undefined,
         code,
         reason: reason || undefined,
+        close_sent: closeSent,
+        aborted,
         duration_ms: Math.round(performance.now() - entry.startedMs),
         received: session.messagesReceived,
         sent: session.messagesSent,
@@ -479,15 +491,18 @@ export class WebSocketHandler implements SessionObserver {
 
   /**
    * Refuses new handshakes from now on (503 `shutting_down`), closes every open session with
-   * `code` and `reason` once its handler has read what the peer already sent, and resolves
-   * when all their handlers have finished.
+   * `code` and `reason` once its handler has read what the peer already sent (taking on what
+   * still arrives for up to `graceMs`), and resolves when all their handlers have finished,
+   * with how many sessions never confirmed the close (their peers may not have received it).
    */
   async closeAll(
     code: number = CloseCode.GoingAway,
     reason = "server shutting down",
-  ): Promise<void> {
+    graceMs?: number,
+  ): Promise<{ cut: number }> {
     this.#closing = true;
-    for (const session of this.#sessions.keys()) session.closeWhenDrained(code, reason);
+    for (const session of this.#sessions.keys()) session.closeWhenDrained(code, reason, graceMs);
     await this.sessionsClosed();
+    return { cut: this.#cut };
   }
 }

@@ -25,6 +25,8 @@
  * @module
  */
 
+import { abortSocket, closeSocket } from "./_socket_close.ts";
+import type { TcpPorts } from "./_socket_close.ts";
 import type { LogFields, Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -47,6 +49,14 @@ export interface CloseInfo {
   reason: string;
   /** True when the closing handshake completed. */
   wasClean: boolean;
+  /**
+   * The code this side sent when the peer never confirmed it (`code` is then 1006 and `reason`
+   * the one sent): the frame may not have reached it. Absent when nothing was sent or the peer
+   * answered.
+   */
+  closeSent?: number;
+  /** Set when the close did not complete in time and the connection was ended: how. */
+  aborted?: "reset" | "dropped";
 }
 
 /** Options of one read. */
@@ -91,6 +101,14 @@ export interface WebSocketSessionOptions {
   logger?: Logger;
   /** Told when the session opens and when it closes. Default: none. */
   observer?: SessionObserver;
+  /**
+   * Milliseconds a close this side sent may wait for the peer's answer before the connection
+   * is ended (a peer that stops reading never gets the frame, queued behind what it did not
+   * read). Default: 10 000.
+   */
+  closeTimeoutMs?: number;
+  /** The TCP ports of the connection, so an abort can reset it. Default: none (drop only). */
+  tcpPorts?: TcpPorts | null;
 }
 
 /**
@@ -110,6 +128,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES: number = 16 * 1024 * 1024;
 export const DEFAULT_MAX_SEND_BUFFER_BYTES: number = 16 * 1024 * 1024;
 /** The default read-queue limit: two messages of the default maximum. */
 export const DEFAULT_MAX_READ_QUEUE_BYTES: number = 32 * 1024 * 1024;
+/** The default wait for the peer's answer to a close. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
 /** The default send high-water mark. */
 export const DEFAULT_SEND_HIGH_WATER_MARK_BYTES: number = 1024 * 1024;
 
@@ -145,7 +165,7 @@ const MAX_OPEN_POLL_MS = 16;
  */
 const SHUTDOWN_QUIET_MS = 100;
 /** ...or once this long has passed, so a peer that never stops cannot hold the shutdown. */
-const SHUTDOWN_GRACE_MS = 1000;
+const DEFAULT_SHUTDOWN_GRACE_MS = 1000;
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -237,6 +257,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #lastTextBytes = 0;
   /** The close this side sent, if it closed first. */
   #closeSent: { code: number; reason: string } | undefined;
+  /** Ends the connection when the peer has not answered the close in time. */
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
+  #aborted: "reset" | "dropped" | undefined;
+  #closeTimeoutMs: number;
+  #tcpPorts: TcpPorts | null;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
   #closeWhenDrained: { code: number; reason: string; takeUntilMs: number } | undefined;
   /** How the session ended, once it has. */
@@ -272,6 +297,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.#logger = options.logger;
     this.#debug = options.logger?.enabled("debug") ?? false;
     this.#observer = options.observer;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.#tcpPorts = options.tcpPorts ?? null;
     // Deno's server sockets start with it; the setter's checks are skipped when so.
     if (socket.binaryType !== "arraybuffer") socket.binaryType = "arraybuffer";
     // The session itself listens (handleEvent): no closure per event per session. A failed
@@ -326,19 +353,28 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   }
 
   #closed(event: CloseEvent): void {
+    // Deno dispatches a second close event after an idle timeout or an abort: the first counts.
+    if (this.#closeInfo) return;
     if (this.#openTimer !== undefined) clearTimeout(this.#openTimer);
+    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     // A peer that closes or resets right after the 101 can beat the look at readyState: the
     // session still opened (its handler runs, it is counted and logged), then ends at once.
     if (!this.#open) this.#opened();
     this.#end();
-    // When this side closed, its code says why the session ended, even if the peer never
-    // answered (Deno then reports 0 or 1006).
+    // A close this side sent counts once the peer answered it (a clean close with a code; Deno
+    // reports 1005 when the peer just hangs up). Otherwise the wire saw a drop: 1006.
     const sent = this.#closeSent;
-    const info = {
-      code: sent?.code ?? (event.code === 0 ? CloseCode.Abnormal : event.code),
-      reason: sent?.reason ?? event.reason,
-      wasClean: event.wasClean,
-    };
+    const answered = event.wasClean && event.code !== 1005 && event.code !== 0;
+    const info: CloseInfo = sent
+      ? answered
+        ? { code: sent.code, reason: sent.reason, wasClean: true }
+        : { code: CloseCode.Abnormal, reason: sent.reason, wasClean: false, closeSent: sent.code }
+      : {
+        code: event.code === 0 ? CloseCode.Abnormal : event.code,
+        reason: event.reason,
+        wasClean: event.wasClean,
+      };
+    if (this.#aborted) info.aborted = this.#aborted;
     this.#closeInfo = info;
     if (this.#openWaiters) { for (const resolve of this.#openWaiters.splice(0)) resolve(); }
     if (this.#closeWaiters) { for (const resolve of this.#closeWaiters.splice(0)) resolve(info); }
@@ -488,7 +524,26 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #armQuietTimer(): void {
     const { code, reason } = this.#closeWhenDrained!;
     if (this.#quietTimer !== undefined) clearTimeout(this.#quietTimer);
-    this.#quietTimer = setTimeout(() => this.close(code, reason), this.#quietWaitMs());
+    this.#afterQuiet((timer) => this.#quietTimer = timer, () => this.close(code, reason));
+  }
+
+  /**
+   * Runs `then` once the peer has been quiet for the shutdown's quiet time. A timer that fires
+   * late says the event loop was busy (with other sessions' messages), so this peer's frames may
+   * still wait to be dispatched: then it waits once more, up to the grace.
+   */
+  #afterQuiet(
+    setTimer: (timer: ReturnType<typeof setTimeout>) => void,
+    then: () => void,
+  ): void {
+    const waitMs = this.#quietWaitMs();
+    const dueMs = performance.now() + waitMs;
+    setTimer(setTimeout(() => {
+      const lateMs = performance.now() - dueMs;
+      if (lateMs > SHUTDOWN_QUIET_MS / 2 && this.#quietWaitMs() > 0) {
+        this.#afterQuiet(setTimer, then);
+      } else then();
+    }, waitMs));
   }
 
   /** How long the shutdown close still waits for the peer to go quiet. */
@@ -721,9 +776,13 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
    * this call); then the close is sent and reads resolve `null`. The server uses it on
    * shutdown so no message sent before the signal goes unanswered.
    */
-  closeWhenDrained(code: number = CloseCode.GoingAway, reason = ""): Promise<CloseInfo> {
+  closeWhenDrained(
+    code: number = CloseCode.GoingAway,
+    reason = "",
+    graceMs: number = DEFAULT_SHUTDOWN_GRACE_MS,
+  ): Promise<CloseInfo> {
     if (!this.#closeWhenDrained && !this.#closeRequested && !this.#ended) {
-      this.#closeWhenDrained = { code, reason, takeUntilMs: performance.now() + SHUTDOWN_GRACE_MS };
+      this.#closeWhenDrained = { code, reason, takeUntilMs: performance.now() + graceMs };
       this.#echoing = false;
       // A handler waiting for a read closes once the peer has been quiet for a moment.
       // Otherwise it is answering a message, and its next read starts that wait.
@@ -740,11 +799,11 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   /** Arms `read` to send the shutdown close unless a message comes first. */
   #closeWhenQuiet(read: PendingRead): void {
     const { code, reason } = this.#closeWhenDrained!;
-    read.timer = setTimeout(() => {
+    this.#afterQuiet((timer) => read.timer = timer, () => {
       this.#removeRead(read);
       this.close(code, reason);
       read.resolve(null);
-    }, this.#quietWaitMs());
+    });
   }
 
   /**
@@ -758,8 +817,16 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       this.#cancelReads();
       this.#stopListening();
       try {
-        this.#socket.close(code, reason);
+        closeSocket(this.#socket, code, reason);
         this.#closeSent = { code, reason };
+        this.#closeTimer = setTimeout(() => {
+          this.#aborted = abortSocket(this.#socket, this.#tcpPorts);
+          this.#log("warn", "session.close_timeout", {
+            code,
+            waited_ms: this.#closeTimeoutMs,
+            aborted: this.#aborted,
+          });
+        }, this.#closeTimeoutMs);
       } catch (error) {
         // Only a socket that is still connecting can refuse; it is dropped then.
         this.#log("debug", "session.close_failed", { error: String(error) });

@@ -24,8 +24,8 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
       server = createServer({ ...message.config, reusePort: true });
       reply({ type: "listening", port: server.addr.port });
     } else if (message.type === "shutdown") {
-      await server?.shutdown();
-      reply({ type: "stopped" });
+      const report = await server?.shutdown();
+      reply({ type: "stopped", sessionsCut: report?.sessionsCut ?? 0 });
     }
   } catch (error) {
     reply({ type: "failed", error: error instanceof Error ? error.message : String(error) });

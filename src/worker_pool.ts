@@ -24,22 +24,25 @@ export type ToWorker = { type: "start"; config: ServerConfig } | { type: "shutdo
 /** What a worker tells the main thread. */
 export type FromWorker =
   | { type: "listening"; port: number }
-  | { type: "stopped" }
+  | { type: "stopped"; sessionsCut: number }
   | { type: "failed"; error: string };
 
 /** A running pool of listener workers. */
 export interface WorkerPool {
   /** How many workers listen. */
   readonly size: number;
-  /** Shuts every worker's server down gracefully and ends the workers. */
-  shutdown(): Promise<void>;
+  /** Shuts every worker's server down gracefully and ends the workers; sums their cut sessions. */
+  shutdown(): Promise<{ sessionsCut: number }>;
 }
 
 /** Waits for the next message from `worker` of the given type; rejects on `failed` or error. */
-function nextFrom<T extends FromWorker["type"]>(worker: Worker, type: T): Promise<void> {
+function nextFrom<T extends FromWorker["type"]>(
+  worker: Worker,
+  type: T,
+): Promise<Extract<FromWorker, { type: T }>> {
   return new Promise((resolve, reject) => {
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
-      if (event.data.type === type) resolve();
+      if (event.data.type === type) resolve(event.data as Extract<FromWorker, { type: T }>);
       else if (event.data.type === "failed") reject(new Error(event.data.error));
     };
     worker.onerror = (event) => {
@@ -65,16 +68,17 @@ export async function startWorkerPool(config: ServerConfig): Promise<WorkerPool>
     for (const worker of workers) worker.terminate();
     throw error;
   }
-  let stopping: Promise<void> | undefined;
+  let stopping: Promise<{ sessionsCut: number }> | undefined;
   return {
     size: workers.length,
     shutdown() {
       stopping ??= Promise.all(workers.map(async (worker) => {
         const stopped = nextFrom(worker, "stopped");
         worker.postMessage({ type: "shutdown" } satisfies ToWorker);
-        await stopped;
+        const { sessionsCut } = await stopped;
         worker.terminate();
-      })).then(() => {});
+        return sessionsCut;
+      })).then((cuts) => ({ sessionsCut: cuts.reduce((sum, n) => sum + n, 0) }));
       return stopping;
     },
   };

@@ -6,7 +6,8 @@
  */
 
 import { isServerLine, mainCommand } from "./_helpers.ts";
-import type { SpawnOptions } from "./_helpers.ts";
+import type { FrameReader, ServerFrame, SpawnOptions } from "./_helpers.ts";
+import { closePayload, encodeClientFrame, Opcode, parseClose, sameBytes } from "./_helpers.ts";
 
 /** Safety net only: a child process still alive after this long is killed (never a timing check). */
 const GUARD_MS = 30_000;
@@ -160,4 +161,88 @@ export function closeQuietly(conn: Deno.Conn): void {
 export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
+}
+
+/** A raw WebSocket session over TCP. */
+export interface RawSession {
+  conn: Deno.Conn;
+  frames: FrameReader;
+}
+
+/**
+ * The next frame other than ping or pong (a ping is answered with a pong, as a client must),
+ * or `null` when the connection ends.
+ */
+export async function nextFrame(session: RawSession): Promise<ServerFrame | null> {
+  while (true) {
+    const frame = await session.frames.next();
+    if (frame?.opcode === Opcode.Ping) {
+      await writeAll(session.conn, encodeClientFrame(Opcode.Pong, frame.payload));
+    } else if (frame?.opcode !== Opcode.Pong) return frame;
+  }
+}
+
+/** One message a client sends. */
+export interface Message {
+  opcode: number;
+  payload: Uint8Array;
+}
+
+/** How a client's session ended. */
+export interface SessionEnd {
+  /** Echoes received before the close frame, each matching what was sent. */
+  echoed: number;
+  /** The first echo that did not match, if any. */
+  mismatch: string | null;
+  /** The server's close frame, or `null` if none came. */
+  close: { code: number; reason: string } | null;
+  /** `"eof"` for a clean end of the connection after the close handshake, else what happened. */
+  end: string;
+}
+
+/**
+ * Reads a session to its end: every data frame must be the echo of the next message
+ * (`expected(i)`), then the close frame comes, is answered (masked, same code), and the
+ * server ends the connection. Closes `conn`.
+ */
+export async function readToEnd(
+  session: RawSession,
+  expected: (index: number) => Message,
+): Promise<SessionEnd> {
+  const result: SessionEnd = { echoed: 0, mismatch: null, close: null, end: "eof" };
+  try {
+    while (true) {
+      const frame = await nextFrame(session);
+      if (frame === null) {
+        if (result.close === null) result.end = "connection ended without a close frame";
+        break;
+      }
+      if (frame.opcode === Opcode.Close) {
+        result.close = parseClose(frame.payload);
+        await writeAll(
+          session.conn,
+          encodeClientFrame(Opcode.Close, closePayload(result.close.code)),
+        );
+        continue;
+      }
+      if (result.close !== null) {
+        result.mismatch ??= "a data frame came after the close frame";
+        continue;
+      }
+      const want = expected(result.echoed);
+      if (
+        result.mismatch === null &&
+        (frame.opcode !== want.opcode || !sameBytes(frame.payload, want.payload))
+      ) {
+        result.mismatch = `echo ${result.echoed} is not message ${result.echoed} ` +
+          `(opcode ${frame.opcode}, ${frame.payload.length} bytes)`;
+      }
+      result.echoed++;
+    }
+  } catch (error) {
+    result.end = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  } finally {
+    closeQuietly(session.conn);
+  }
+  return result;
 }

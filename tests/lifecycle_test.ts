@@ -14,7 +14,6 @@ import {
   closeEvent,
   closePayload,
   encodeClientFrame,
-  FrameReader,
   handshakeRequest,
   nextMessage,
   Opcode,
@@ -22,32 +21,13 @@ import {
   parseClose,
   rawExchange,
   rawWebSocket,
-  sameBytes,
   startServer,
 } from "./_helpers.ts";
-import type { RawResponse, ServerFrame } from "./_helpers.ts";
-import { closeQuietly, spawnServer, writeAll } from "./_process.ts";
+import type { RawResponse } from "./_helpers.ts";
+import { closeQuietly, nextFrame, readToEnd, spawnServer, writeAll } from "./_process.ts";
+import type { Message, RawSession } from "./_process.ts";
 
 const encoder = new TextEncoder();
-
-/** A raw WebSocket session over TCP. */
-interface RawSession {
-  conn: Deno.Conn;
-  frames: FrameReader;
-}
-
-/**
- * The next frame other than ping or pong (a ping is answered with a pong, as a client must),
- * or `null` when the connection ends.
- */
-async function nextFrame(session: RawSession): Promise<ServerFrame | null> {
-  while (true) {
-    const frame = await session.frames.next();
-    if (frame?.opcode === Opcode.Ping) {
-      await writeAll(session.conn, encodeClientFrame(Opcode.Pong, frame.payload));
-    } else if (frame?.opcode !== Opcode.Pong) return frame;
-  }
-}
 
 /** Sends a text message and returns the text of the next data frame (its echo). */
 async function echoOf(session: RawSession, text: string): Promise<string> {
@@ -55,12 +35,6 @@ async function echoOf(session: RawSession, text: string): Promise<string> {
   const frame = await nextFrame(session);
   assert.equal(frame?.opcode, Opcode.Text);
   return new TextDecoder().decode(frame!.payload);
-}
-
-/** One message a client sends. */
-interface Message {
-  opcode: number;
-  payload: Uint8Array;
 }
 
 /** `size` bytes counting up from `seed`, wrapping at 251. */
@@ -81,65 +55,6 @@ function messageOf(session: number, index: number): Message {
   }
   const text = `s${session} m${index} ` + "héllo wörld ✓ ".repeat(index % 16);
   return { opcode: Opcode.Text, payload: encoder.encode(text) };
-}
-
-/** How a client's session ended. */
-interface SessionEnd {
-  /** Echoes received before the close frame, each matching what was sent. */
-  echoed: number;
-  /** The first echo that did not match, if any. */
-  mismatch: string | null;
-  /** The server's close frame, or `null` if none came. */
-  close: { code: number; reason: string } | null;
-  /** `"eof"` for a clean end of the connection after the close handshake, else what happened. */
-  end: string;
-}
-
-/**
- * Reads a session to its end: every data frame must be the echo of the next message
- * (`expected(i)`), then the close frame comes, is answered (masked, same code), and the
- * server ends the connection. Closes `conn`.
- */
-async function readToEnd(
-  session: RawSession,
-  expected: (index: number) => Message,
-): Promise<SessionEnd> {
-  const result: SessionEnd = { echoed: 0, mismatch: null, close: null, end: "eof" };
-  try {
-    while (true) {
-      const frame = await nextFrame(session);
-      if (frame === null) {
-        if (result.close === null) result.end = "connection ended without a close frame";
-        break;
-      }
-      if (frame.opcode === Opcode.Close) {
-        result.close = parseClose(frame.payload);
-        await writeAll(
-          session.conn,
-          encodeClientFrame(Opcode.Close, closePayload(result.close.code)),
-        );
-        continue;
-      }
-      if (result.close !== null) {
-        result.mismatch ??= "a data frame came after the close frame";
-        continue;
-      }
-      const want = expected(result.echoed);
-      if (
-        result.mismatch === null &&
-        (frame.opcode !== want.opcode || !sameBytes(frame.payload, want.payload))
-      ) {
-        result.mismatch = `echo ${result.echoed} is not message ${result.echoed} ` +
-          `(opcode ${frame.opcode}, ${frame.payload.length} bytes)`;
-      }
-      result.echoed++;
-    }
-  } catch (error) {
-    result.end = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  } finally {
-    closeQuietly(session.conn);
-  }
-  return result;
 }
 
 /** Sum of a Prometheus counter family over its labels. */
