@@ -160,8 +160,7 @@ const MAX_OPEN_POLL_MS = 16;
 
 /**
  * On shutdown the close is sent once the peer has sent nothing for this long: frames it wrote
- * before the signal may still be on the wire, and Deno drops a connection that receives data
- * after its close went out (the peer then loses the echoes in flight too).
+ * before the signal may still be on the wire, and once the close is sent they are not answered.
  */
 const SHUTDOWN_QUIET_MS = 100;
 /** ...or once this long has passed, so a peer that never stops cannot hold the shutdown. */
@@ -772,9 +771,9 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   /**
    * Closes the session once the handler has read every message the peer had sent: reads
    * return the queued messages (and sends still work, so each can be answered); messages
-   * still arriving are taken on until the peer has been quiet for 100 ms (at most 1 s after
-   * this call); then the close is sent and reads resolve `null`. The server uses it on
-   * shutdown so no message sent before the signal goes unanswered.
+   * still arriving are taken on until the peer has been quiet for 100 ms (at most `graceMs`
+   * after this call, default 1 s); then the close is sent and reads resolve `null`. The server
+   * uses it on shutdown so messages sent before the signal are answered.
    */
   closeWhenDrained(
     code: number = CloseCode.GoingAway,
