@@ -492,7 +492,7 @@ export class WebSocketHandler implements SessionObserver {
   /**
    * Refuses new handshakes from now on (503 `shutting_down`), closes every open session with
    * `code` and `reason` once its handler has read what the peer already sent (taking on what
-   * still arrives for up to `graceMs`), and resolves when all their handlers have finished,
+   * still arrives for up to `graceMs`, until no session has received for a moment), and resolves when all their handlers have finished,
    * with how many sessions never confirmed the close (their peers may not have received it).
    */
   async closeAll(
@@ -501,7 +501,10 @@ export class WebSocketHandler implements SessionObserver {
     graceMs?: number,
   ): Promise<{ cut: number }> {
     this.#closing = true;
-    for (const session of this.#sessions.keys()) session.closeWhenDrained(code, reason, graceMs);
+    const activity = { lastMessageMs: performance.now() };
+    for (const session of this.#sessions.keys()) {
+      session.closeWhenDrained(code, reason, { graceMs, activity });
+    }
     await this.sessionsClosed();
     return { cut: this.#cut };
   }

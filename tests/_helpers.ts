@@ -325,6 +325,7 @@ export interface ServerFrame {
 export class FrameReader {
   #conn: Deno.Conn;
   #buffer: Uint8Array = new Uint8Array(0);
+  #chunk: Uint8Array | undefined;
 
   /** Reads from `conn`, starting with bytes already read past the handshake, if any. */
   constructor(conn: Deno.Conn, leftover: Uint8Array = new Uint8Array(0)) {
@@ -333,8 +334,9 @@ export class FrameReader {
   }
 
   async #fill(size: number): Promise<boolean> {
-    const chunk = new Uint8Array(256 * 1024);
     while (this.#buffer.length < size) {
+      // One read buffer per reader: a fresh 256 KiB per call made every frame cost that much.
+      const chunk = this.#chunk ??= new Uint8Array(256 * 1024);
       const n = await this.#conn.read(chunk);
       if (n === null) return false;
       this.#buffer = concat(this.#buffer, chunk.subarray(0, n));
@@ -360,7 +362,8 @@ export class FrameReader {
       opcode: this.#buffer[0] & 0x0f,
       payload: this.#buffer.slice(start, start + length),
     };
-    this.#buffer = this.#buffer.slice(start + length);
+    // A view, not a copy: copying the rest after every frame is quadratic in a long backlog.
+    this.#buffer = this.#buffer.subarray(start + length);
     return frame;
   }
 }
