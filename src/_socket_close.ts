@@ -19,6 +19,9 @@
  * @module
  */
 
+import { descriptorOf, resetConnection } from "./_tcp.ts";
+import type { TcpPorts } from "./_tcp.ts";
+
 // deno-lint-ignore no-explicit-any
 type Internals = Record<symbol, any>;
 
@@ -41,86 +44,6 @@ export function closeSocket(socket: WebSocket, code: number, reason: string): vo
   }
 }
 
-/** Where a session's TCP connection is, to find its descriptor: both ports. */
-export interface TcpPorts {
-  local: number;
-  remote: number;
-}
-
-interface Libc {
-  malloc_trim(pad: bigint): number;
-  getpeername(fd: number, addr: Uint8Array, len: Uint8Array): number;
-  getsockname(fd: number, addr: Uint8Array, len: Uint8Array): number;
-  setsockopt(fd: number, level: number, name: number, value: Uint8Array, len: number): number;
-  shutdown(fd: number, how: number): number;
-}
-
-let libc: Libc | null | undefined;
-
-function loadLibc(): Libc | null {
-  if (Deno.build.os !== "linux") return null;
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-  try {
-    return Deno.dlopen("libc.so.6", {
-      malloc_trim: { parameters: ["usize"], result: "i32" },
-      getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-      getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-      setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-      shutdown: { parameters: ["i32", "i32"], result: "i32" },
-    }).symbols as unknown as Libc;
-  } catch {
-    return null;
-  }
-}
-
-/** Descriptors looked at for a session's socket; past Linux's usual hard limit of open files. */
-const MAX_FD_SCAN = 1 << 20;
-const SOL_SOCKET = 1;
-const SO_LINGER = 13;
-const SHUT_RDWR = 2;
-
-/** The port of a socket's own (`getsockname`) or peer (`getpeername`) address, or -1. */
-function portOf(c: Libc, which: "getsockname" | "getpeername", fd: number): number {
-  const addr = new Uint8Array(128);
-  const len = new Uint8Array(new Uint32Array([128]).buffer);
-  if (c[which](fd, addr, len) !== 0) return -1;
-  const family = addr[0] | (addr[1] << 8);
-  // AF_INET and AF_INET6 keep the port, big-endian, at the same offset.
-  return family === 2 || family === 10 ? (addr[2] << 8) | addr[3] : -1;
-}
-
-let trimTimer: ReturnType<typeof setTimeout> | undefined;
-
-/**
- * Hands freed heap back to the system a moment after the last reset, once Deno's failed writes
- * have let go of their buffers: glibc keeps freed memory in the process otherwise.
- */
-function trimSoon(c: Libc): void {
-  if (trimTimer !== undefined) clearTimeout(trimTimer);
-  trimTimer = setTimeout(() => {
-    trimTimer = undefined;
-    c.malloc_trim(0n);
-  }, 500);
-}
-
-/** Resets the TCP connection between `ports`; false when FFI is not allowed or none matched. */
-function resetTcp(ports: TcpPorts): boolean {
-  libc ??= loadLibc();
-  if (!libc) return false;
-  // Descriptors are handed out lowest first, so the open ones sit at the bottom. (Not a listing
-  // of /proc/self/fd: Deno's permissions allow that only to --allow-all.)
-  for (let fd = 3; fd < MAX_FD_SCAN; fd++) {
-    if (portOf(libc, "getpeername", fd) !== ports.remote) continue;
-    if (portOf(libc, "getsockname", fd) !== ports.local) continue;
-    // Linger 0: the kernel drops its buffers and sends a reset. The descriptor stays Deno's.
-    libc.setsockopt(fd, SOL_SOCKET, SO_LINGER, new Uint8Array(new Int32Array([1, 0]).buffer), 8);
-    libc.shutdown(fd, SHUT_RDWR);
-    trimSoon(libc);
-    return true;
-  }
-  return false;
-}
-
 /**
  * Ends a socket whose close did not complete: resets its TCP connection when FFI is allowed
  * (Deno's stuck writes fail and free their buffers), else drops Deno's resource. Either way a
@@ -130,7 +53,7 @@ export function abortSocket(socket: WebSocket, ports: TcpPorts | null): "reset" 
   readyStateKey ??= keyOf(socket, "[[readyState]]");
   // CLOSING first: Deno panics on a send or bufferedAmount of an OPEN socket whose resource is gone.
   if (readyStateKey) (socket as unknown as Internals)[readyStateKey] = WebSocket.CLOSING;
-  if (ports && resetTcp(ports)) return "reset";
+  if (ports && resetConnection(descriptorOf(ports))) return "reset";
   ridKey ??= keyOf(socket, "[[rid]]");
   if (ridKey) {
     const internal = (Deno as unknown as Internals)[

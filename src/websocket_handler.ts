@@ -27,7 +27,9 @@ import type { HandshakeRefusal } from "./handshake.ts";
 import type { Logger } from "./log.ts";
 import { parseRequestUrl } from "./request_url.ts";
 import type { Metrics } from "./metrics.ts";
-import { CloseCode, WebSocketSession } from "./websocket_session.ts";
+import { PartialMessageGuard } from "./_partial_message_guard.ts";
+import type { GuardedSession } from "./_partial_message_guard.ts";
+import { CloseCode, DEFAULT_MAX_MESSAGE_BYTES, WebSocketSession } from "./websocket_session.ts";
 import type { CloseInfo, SessionObserver, WebSocketSessionOptions } from "./websocket_session.ts";
 
 /**
@@ -151,6 +153,8 @@ interface SessionEntry {
   handler: WebSocketSessionHandler;
   request: SessionRequest;
   remote: string;
+  /** The peer's TCP port. */
+  remotePort: number;
   /** When it opened (`performance.now()`), for the session.close line; 0 when that is not logged. */
   startedMs: number;
   /** Things still to happen before the session is done: its close and its handler's return. */
@@ -266,6 +270,7 @@ export class WebSocketHandler implements SessionObserver {
    * connection and reset it. `0` (unknown) leaves aborts to drop Deno's resource only.
    */
   localPort = 0;
+  #guard: PartialMessageGuard<GuardedSession & { session: WebSocketSession }>;
   /** Callers of `sessionsClosed`, resolved when no session is left. */
   #idleWaiters: (() => void)[] = [];
 
@@ -280,6 +285,36 @@ export class WebSocketHandler implements SessionObserver {
     this.#sessionOptions = options.session;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
+    const maxMessageBytes = options.session?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#guard = new PartialMessageGuard({
+      maxMessageBytes,
+      localPort: () => this.localPort,
+      sessions: () => this.#guarded(),
+      onOversize: ({ session }, inProgress) => {
+        this.#logger?.warn("session.limit", {
+          session: session.id,
+          limit: "max_message_bytes",
+          in_progress: inProgress,
+        });
+        session.terminate(
+          CloseCode.MessageTooBig,
+          `message in progress over ${maxMessageBytes} bytes`,
+        );
+      },
+    });
+  }
+
+  /** The open sessions as the partial-message guard sees them. */
+  *#guarded(): Generator<GuardedSession & { session: WebSocketSession }> {
+    for (const [session, { remotePort }] of this.#sessions) {
+      yield {
+        session,
+        remotePort,
+        bytesReceived: session.bytesReceived,
+        messagesReceived: session.messagesReceived,
+        isConnected: session.isConnected,
+      };
+    }
   }
 
   /** How many sessions are open (or opening) now. */
@@ -390,6 +425,7 @@ export class WebSocketHandler implements SessionObserver {
       handler,
       request,
       remote,
+      remotePort,
       // Only the session.close line reads it: no clock call per handshake when it is not logged.
       startedMs: this.#logger?.enabled("info") ? performance.now() : 0,
       pending: 2,
@@ -397,6 +433,8 @@ export class WebSocketHandler implements SessionObserver {
     });
     const address = request.remoteHostname;
     this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    // Started with the first session, it runs until shutdown: cheap while nothing grows.
+    if (this.localPort) this.#guard.start();
   }
 
   /** Runs the session's handler once it is open ({@linkcode SessionObserver}). */
@@ -506,6 +544,7 @@ export class WebSocketHandler implements SessionObserver {
       session.closeWhenDrained(code, reason, { graceMs, activity });
     }
     await this.sessionsClosed();
+    this.#guard.stop();
     return { cut: this.#cut };
   }
 }

@@ -26,7 +26,7 @@
  */
 
 import { abortSocket, closeSocket } from "./_socket_close.ts";
-import type { TcpPorts } from "./_socket_close.ts";
+import type { TcpPorts } from "./_tcp.ts";
 import type { LogFields, Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -234,6 +234,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   readonly remoteAddress: string;
   /** Default read timeout in milliseconds for this session; `0` means none. Settable. */
   readTimeoutMs: number;
+  /** Payload bytes received since the session opened (UTF-8 for text). */
+  bytesReceived = 0;
   /** Messages received since the session opened. */
   messagesReceived = 0;
   /** Messages sent since the session opened. */
@@ -444,6 +446,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const kind = text ? "text" : "binary";
     this.#socket.send(data);
     this.messagesReceived++;
+    this.bytesReceived += bytes;
     this.messagesSent++;
     this.#metrics?.countMessageIn(kind, bytes);
     this.#metrics?.countMessageOut(kind, bytes);
@@ -467,6 +470,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     const bytes = text ? utf8ByteLength(data) : data.byteLength;
     const kind = text ? "text" : "binary";
     this.messagesReceived++;
+    this.bytesReceived += bytes;
     this.#metrics?.countMessageIn(kind, bytes);
     const payload = text ? data : new Uint8Array(data);
     if (bytes > this.#maxMessageBytes) {
@@ -844,6 +848,22 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
    * later calls only wait. Resolves with how the session ended.
    */
   close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
+    this.#sendClose(code, reason, this.#closeTimeoutMs);
+    return this.closed;
+  }
+
+  /**
+   * Sends a close with `code` and `reason` and ends the connection at once, without waiting
+   * for the peer's answer (as `ws`'s `terminate`): for a peer that must not be read any more.
+   * Resolves with how the session ended.
+   */
+  terminate(code: number = CloseCode.PolicyViolation, reason = ""): Promise<CloseInfo> {
+    this.#sendClose(code, reason, 0);
+    return this.closed;
+  }
+
+  /** Sends the close, then ends the connection unless the peer answers within `waitMs`. */
+  #sendClose(code: number, reason: string, waitMs: number): void {
     if (!this.#closeRequested && !this.#ended) {
       this.#closeRequested = true;
       // Reads waiting now can never be answered; queued messages stay readable.
@@ -852,19 +872,22 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
       try {
         closeSocket(this.#socket, code, reason);
         this.#closeSent = { code, reason };
-        this.#closeTimer = setTimeout(() => {
+        const abort = () => {
           this.#aborted = abortSocket(this.#socket, this.#tcpPorts);
-          this.#log("warn", "session.close_timeout", {
-            code,
-            waited_ms: this.#closeTimeoutMs,
-            aborted: this.#aborted,
-          });
-        }, this.#closeTimeoutMs);
+          if (waitMs > 0) {
+            this.#log("warn", "session.close_timeout", {
+              code,
+              waited_ms: waitMs,
+              aborted: this.#aborted,
+            });
+          }
+        };
+        if (waitMs > 0) this.#closeTimer = setTimeout(abort, waitMs);
+        else abort();
       } catch (error) {
         // Only a socket that is still connecting can refuse; it is dropped then.
         this.#log("debug", "session.close_failed", { error: String(error) });
       }
     }
-    return this.closed;
   }
 }
