@@ -69,6 +69,8 @@ export class Metrics {
   readonly closes: Map<number, number> = new Map();
   /** Static-file responses by status. */
   readonly staticResponses: Map<number, number> = new Map();
+  /** Files read (and compressed) into the static-file cache. */
+  staticCacheLoads = 0;
   /** Requests refused before routing (an unparsable `Host`), by reason. */
   readonly badRequests: Map<string, number> = new Map();
 
@@ -102,6 +104,11 @@ export class Metrics {
   /** Counts a static-file response. */
   countStatic(status: number): void {
     increment(this.staticResponses, status);
+  }
+
+  /** Counts a file read into the static-file cache. */
+  countStaticCacheLoad(): void {
+    this.staticCacheLoads++;
   }
 
   /** Counts a request refused before routing. */
@@ -153,6 +160,9 @@ export class Metrics {
       "Static-file responses, by status.",
       labelled("http_static_responses_total", "status", this.staticResponses),
     );
+    family("http_static_cache_loads_total", "counter", "Files read into the static cache.", [
+      `http_static_cache_loads_total ${this.staticCacheLoads}`,
+    ]);
     family(
       "http_bad_requests_total",
       "counter",

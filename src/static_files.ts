@@ -75,6 +75,16 @@ interface FileVersion {
   contentType: string;
 }
 
+/** A file whose real path leaves the root, or that is no regular file: answered 404. */
+type Refused = { refused: string };
+
+/** A regular file under the root, open. */
+interface Opened {
+  file: Deno.FsFile;
+  info: Deno.FileInfo;
+  version: FileVersion;
+}
+
 interface CachedFile extends FileVersion {
   body: Uint8Array<ArrayBuffer>;
   /** Precompressed variants (only those smaller than the file), smallest first. */
@@ -340,6 +350,8 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
   const revalidateMs = options.revalidateMs ?? DEFAULT_REVALIDATE_MS;
   const { metrics, logger } = options;
   const cache = new Map<string, CachedFile>();
+  /** Files being read and compressed into the cache, so concurrent misses share the work. */
+  const loading = new Map<string, Promise<CachedFile | Refused>>();
   let cacheBytes = 0;
 
   function forget(path: string): void {
@@ -425,47 +437,83 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
     return new Response(content, { status, headers });
   }
 
-  /** Serves a file that is not in the cache: caches it if small, streams it if large. */
-  async function serveFromDisk(request: Request, path: string, pathname: string) {
+  /** Opens `path` if its real path stays under the root and it is a regular file. */
+  async function openInRoot(path: string, pathname: string): Promise<Opened | Refused> {
     const realPath = await Deno.realPath(path);
     if (!realPath.startsWith(realRoot + SEP)) {
       logger?.warn("static.outside_root", { path: pathname });
-      return answer(404, `not found: ${shown(pathname)}`, request);
+      return { refused: `not found: ${shown(pathname)}` };
     }
     const file = await Deno.open(realPath);
+    const info = await file.stat();
+    if (!info.isFile) {
+      file.close();
+      return { refused: `not found: ${shown(pathname)}` };
+    }
+    return { file, info, version: versionOf(realPath, info) };
+  }
+
+  /** Reads a small file and its compressed variants into the cache. */
+  async function loadIntoCache(path: string, pathname: string): Promise<CachedFile | Refused> {
+    const opened = await openInRoot(path, pathname);
+    if ("refused" in opened) return opened;
+    const { file, info, version } = opened;
+    let filled = 0;
+    const body = new Uint8Array(info.size);
+    try {
+      while (filled < info.size) {
+        const read = await file.read(body.subarray(filled));
+        if (read === null) break;
+        filled += read;
+      }
+    } finally {
+      file.close();
+    }
+    const content = body.subarray(0, filled);
+    const variants = await encodeVariants(version, content);
+    const cached: CachedFile = {
+      ...version,
+      body: content,
+      size: filled,
+      variants,
+      cacheBytes: variants.reduce((sum, v) => sum + v.size, filled),
+      checkedAtMs: performance.now(),
+    };
+    remember(path, cached);
+    metrics?.countStaticCacheLoad();
+    return cached;
+  }
+
+  /**
+   * Serves a small file from the cache, loading it first. Compressing takes long (brotli:
+   * about a second per MiB), so requests for a file being loaded wait for that load instead of
+   * each reading and compressing it again.
+   */
+  async function serveCacheable(request: Request, path: string, pathname: string) {
+    let load = loading.get(path);
+    if (!load) {
+      load = loadIntoCache(path, pathname).finally(() => loading.delete(path));
+      loading.set(path, load);
+    }
+    const loaded = await load;
+    return "refused" in loaded
+      ? answer(404, loaded.refused, request)
+      : respondCached(request, loaded);
+  }
+
+  /** Streams a file too large for the cache from disk. */
+  async function streamFromDisk(request: Request, path: string, pathname: string) {
+    const opened = await openInRoot(path, pathname);
+    if ("refused" in opened) return answer(404, opened.refused, request);
+    const { file, info, version } = opened;
     let handedOff = false;
     try {
-      const info = await file.stat();
-      if (!info.isFile) return answer(404, `not found: ${shown(pathname)}`, request);
-      const version = versionOf(realPath, info);
-      if (info.size <= maxCachedFileBytes) {
-        const body = new Uint8Array(info.size);
-        let filled = 0;
-        while (filled < info.size) {
-          const read = await file.read(body.subarray(filled));
-          if (read === null) break;
-          filled += read;
-        }
-        const content = body.subarray(0, filled);
-        const variants = await encodeVariants(version, content);
-        const cached: CachedFile = {
-          ...version,
-          body: content,
-          size: filled,
-          variants,
-          cacheBytes: variants.reduce((sum, v) => sum + v.size, filled),
-          checkedAtMs: performance.now(),
-        };
-        remember(path, cached);
-        return respondCached(request, cached);
-      }
-      const response = respond(request, version, (r) => {
+      return respond(request, version, (r) => {
         handedOff = true;
         return r.start === 0 && r.end === info.size - 1
           ? file.readable
           : rangeStream(file, r.start, r.end - r.start + 1);
       });
-      return response;
     } finally {
       if (!handedOff) file.close();
     }
@@ -504,7 +552,9 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
         return respondCached(request, cached);
       }
       forget(path);
-      return await serveFromDisk(request, path, pathname);
+      return info.size <= maxCachedFileBytes
+        ? await serveCacheable(request, path, pathname)
+        : await streamFromDisk(request, path, pathname);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
         return answer(404, `not found: ${shown(pathname)}`, request);

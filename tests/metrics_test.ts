@@ -62,7 +62,7 @@ Deno.test("the exposition has HELP and TYPE for every family and escapes labels"
   metrics.countRefusal('odd "reason"\\n');
   const text = metrics.render();
   const families = [...text.matchAll(/^# TYPE (\S+) (counter|gauge)$/gm)].map((m) => m[1]);
-  assert.equal(families.length, 10);
+  assert.equal(families.length, 11);
   for (const family of families) assert.match(text, new RegExp(`^# HELP ${family} `, "m"));
   assert.match(text, /reason="odd \\"reason\\"\\\\n"} 1/);
   assert.ok(text.endsWith("\n"));

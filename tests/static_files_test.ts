@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Metrics } from "../src/metrics.ts";
 import { join } from "node:path";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import {
@@ -366,4 +367,25 @@ Deno.test("acceptsEncoding honours weights and the wildcard", () => {
   assert.equal(acceptsEncoding("*", "gzip"), true);
   assert.equal(acceptsEncoding("*;q=0, gzip", "br"), false);
   assert.equal(acceptsEncoding(null, "gzip"), false);
+});
+
+Deno.test("concurrent requests for a file not yet cached read and compress it once", async () => {
+  await using fixture = await staticRoot();
+  const text = "a compressible line of text for the cache stampede test\n".repeat(18_000);
+  await Deno.writeTextFile(join(fixture.root, "big.txt"), text);
+  const metrics = new Metrics();
+  const serve = createStaticHandler(fixture.root, { metrics });
+  const responses = await Promise.all(
+    Array.from(
+      { length: 32 },
+      (_, i) => serve(get("/big.txt", i % 2 ? { "accept-encoding": "br" } : {})),
+    ),
+  );
+  for (const [i, response] of responses.entries()) {
+    assert.equal(response.status, 200);
+    const body = new Uint8Array(await response.arrayBuffer());
+    const plain = i % 2 ? brotliDecompressSync(body) : body;
+    assert.equal(new TextDecoder().decode(plain), text);
+  }
+  assert.equal(metrics.staticCacheLoads, 1);
 });
