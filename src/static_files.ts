@@ -101,6 +101,28 @@ interface EncodedVariant extends FileVersion {
   body: Uint8Array<ArrayBuffer>;
 }
 
+/** Bodies from this size on are sent as a stream of views of the cached bytes. */
+const STREAM_FROM_BYTES = 256 * 1024;
+const STREAM_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The body for cached `bytes`. A `Uint8Array` body is copied whole per response (the Fetch
+ * rules), which for a 1 MiB file cost 2-4 ms when the copy lands on fresh pages (the profile of
+ * static-1m: 87 % in `extractBody`, at 267 requests/s); a stream of views copies nothing here.
+ */
+function cachedBody(bytes: Uint8Array<ArrayBuffer>): BodyInit {
+  if (bytes.length < STREAM_FROM_BYTES) return bytes;
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      const end = Math.min(offset + STREAM_CHUNK_BYTES, bytes.length);
+      controller.enqueue(bytes.subarray(offset, end));
+      offset = end;
+      if (offset === bytes.length) controller.close();
+    },
+  });
+}
+
 /** Smaller files are not worth compressing. */
 const MIN_COMPRESS_BYTES = 1024;
 
@@ -386,12 +408,14 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
         return respond(
           request,
           variant,
-          (r) => variant.body.subarray(r.start, r.end + 1),
+          (r) => cachedBody(variant.body.subarray(r.start, r.end + 1)),
           { vary, encoding: variant.encoding },
         );
       }
     }
-    return respond(request, cached, (r) => cached.body.subarray(r.start, r.end + 1), { vary });
+    return respond(request, cached, (r) => cachedBody(cached.body.subarray(r.start, r.end + 1)), {
+      vary,
+    });
   }
 
   function answer(status: number, message: string, request: Request, headers?: HeadersInit) {

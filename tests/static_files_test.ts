@@ -389,3 +389,19 @@ Deno.test("concurrent requests for a file not yet cached read and compress it on
   }
   assert.equal(metrics.staticCacheLoads, 1);
 });
+
+Deno.test("a large cached file is served whole and intact again and again, ranges too", async () => {
+  await using fixture = await staticRoot();
+  const bytes = new Uint8Array(700 * 1024).map((_, i) => (i * 31) % 251);
+  await Deno.writeFile(join(fixture.root, "large.bin"), bytes);
+  const serve = createStaticHandler(fixture.root);
+  for (let i = 0; i < 3; i++) {
+    const whole = new Uint8Array(await (await serve(get("/large.bin"))).arrayBuffer());
+    assert.deepEqual(whole, bytes, `response ${i}`);
+  }
+  const range = await serve(get("/large.bin", { range: "bytes=300000-600000" }));
+  assert.equal(range.status, 206);
+  assert.deepEqual(new Uint8Array(await range.arrayBuffer()), bytes.subarray(300000, 600001));
+  const again = new Uint8Array(await (await serve(get("/large.bin"))).arrayBuffer());
+  assert.deepEqual(again, bytes);
+});
