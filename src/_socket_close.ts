@@ -20,7 +20,6 @@
  */
 
 import { descriptorOf, resetConnection } from "./_tcp.ts";
-import type { TcpPorts } from "./_tcp.ts";
 
 // deno-lint-ignore no-explicit-any
 type Internals = Record<symbol, any>;
@@ -49,11 +48,17 @@ export function closeSocket(socket: WebSocket, code: number, reason: string): vo
  * (Deno's stuck writes fail and free their buffers), else drops Deno's resource. Either way a
  * close event follows. Returns how: `"reset"` or `"dropped"`.
  */
-export function abortSocket(socket: WebSocket, ports: TcpPorts | null): "reset" | "dropped" {
+export function abortSocket(
+  socket: WebSocket,
+  localPort: number,
+  remotePort: number,
+): "reset" | "dropped" {
   readyStateKey ??= keyOf(socket, "[[readyState]]");
   // CLOSING first: Deno panics on a send or bufferedAmount of an OPEN socket whose resource is gone.
   if (readyStateKey) (socket as unknown as Internals)[readyStateKey] = WebSocket.CLOSING;
-  if (ports && resetConnection(descriptorOf(ports))) return "reset";
+  if (localPort && remotePort && resetConnection(descriptorOf(localPort, remotePort))) {
+    return "reset";
+  }
   ridKey ??= keyOf(socket, "[[rid]]");
   if (ridKey) {
     const internal = (Deno as unknown as Internals)[

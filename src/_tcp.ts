@@ -6,12 +6,6 @@
  * @module
  */
 
-/** Where a session's TCP connection is, to find its descriptor: both ports. */
-export interface TcpPorts {
-  local: number;
-  remote: number;
-}
-
 interface Libc {
   malloc_trim(pad: bigint): number;
   getpeername(fd: number, addr: Uint8Array, len: Uint8Array): number;
@@ -61,11 +55,20 @@ const SHUT_RDWR = 2;
 const BYTES_RECEIVED_OFFSET = 128;
 const TCP_INFO_BYTES = 232;
 
+// Buffers for the calls, made once: a scan calls for every descriptor of the process, and
+// garbage per call (thousands of small buffers) showed in the resident size.
+const addr = new Uint8Array(128);
+const addrLength = new Uint32Array(1);
+const addrLengthBytes = new Uint8Array(addrLength.buffer);
+const info = new Uint8Array(TCP_INFO_BYTES);
+const infoLength = new Uint32Array(1);
+const infoLengthBytes = new Uint8Array(infoLength.buffer);
+const infoView = new DataView(info.buffer);
+
 /** The port of a socket's own (`getsockname`) or peer (`getpeername`) address, or -1. */
 function portOf(libc: Libc, which: "getsockname" | "getpeername", fd: number): number {
-  const addr = new Uint8Array(128);
-  const len = new Uint8Array(new Uint32Array([128]).buffer);
-  if (libc[which](fd, addr, len) !== 0) return -1;
+  addrLength[0] = addr.length;
+  if (libc[which](fd, addr, addrLengthBytes) !== 0) return -1;
   const family = addr[0] | (addr[1] << 8);
   // AF_INET and AF_INET6 keep the port, big-endian, at the same offset.
   return family === 2 || family === 10 ? (addr[2] << 8) | addr[3] : -1;
@@ -92,19 +95,29 @@ export function connectionsOn(localPort: number): Map<number, number> {
   return found;
 }
 
-/** The descriptor of the connection between `ports`, or -1. */
-export function descriptorOf(ports: TcpPorts): number {
-  return connectionsOn(ports.local).get(ports.remote) ?? -1;
+/** The descriptor of the connection between `localPort` and the peer's `remotePort`, or -1. */
+export function descriptorOf(localPort: number, remotePort: number): number {
+  const libc = c();
+  if (!libc) return -1;
+  for (let fd = 3, gap = 0; gap < SCAN_GAP; fd++) {
+    const remote = portOf(libc, "getpeername", fd);
+    if (remote === -1) {
+      gap++;
+      continue;
+    }
+    gap = 0;
+    if (remote === remotePort && portOf(libc, "getsockname", fd) === localPort) return fd;
+  }
+  return -1;
 }
 
 /** Bytes the kernel has received on `fd` (headers and all), or -1. */
 export function bytesReceived(fd: number): number {
   const libc = c();
   if (!libc) return -1;
-  const info = new Uint8Array(TCP_INFO_BYTES);
-  const len = new Uint8Array(new Uint32Array([TCP_INFO_BYTES]).buffer);
-  if (libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) !== 0) return -1;
-  return Number(new DataView(info.buffer).getBigUint64(BYTES_RECEIVED_OFFSET, true));
+  infoLength[0] = TCP_INFO_BYTES;
+  if (libc.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, infoLengthBytes) !== 0) return -1;
+  return Number(infoView.getBigUint64(BYTES_RECEIVED_OFFSET, true));
 }
 
 let trimTimer: ReturnType<typeof setTimeout> | undefined;

@@ -21,6 +21,9 @@
  */
 const HOST_PATTERN = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::\d{0,5})?$/;
 
+/** The one-line answer (400) to a request whose `Host` is no valid authority. */
+export const BAD_HOST_MESSAGE = "bad Host header: not a valid host[:port]";
+
 /** True when `host` (a `Host` header value) is a syntactically valid authority. */
 export function isValidHost(host: string): boolean {
   return HOST_PATTERN.test(host);

@@ -27,7 +27,7 @@ import { serveResilient } from "./listener.ts";
 import { createLogger } from "./log.ts";
 import type { Logger } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { parseRequestUrl } from "./request_url.ts";
+import { BAD_HOST_MESSAGE, parseRequestUrl } from "./request_url.ts";
 import { textResponse } from "./responses.ts";
 import { createStaticHandler } from "./static_files.ts";
 import { CloseCode } from "./websocket_session.ts";
@@ -149,7 +149,7 @@ export function createServer(options: ServerOptions = {}): Server {
       reason: "bad_host",
       host: request.headers.get("host") ?? undefined,
     });
-    return textResponse(400, "bad Host header: not a valid host[:port]");
+    return textResponse(400, BAD_HOST_MESSAGE);
   }
 
   const serveOptions = {

@@ -26,7 +26,7 @@
 import { contentTypeFor, isCompressible } from "./content_type.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
-import { parseRequestUrl } from "./request_url.ts";
+import { BAD_HOST_MESSAGE, parseRequestUrl } from "./request_url.ts";
 import { textResponse } from "./responses.ts";
 
 /**
@@ -550,7 +550,7 @@ export function createStaticHandler(root: string, options: StaticFilesOptions = 
       });
     }
     url ??= parseRequestUrl(request) ?? undefined;
-    if (url === undefined) return answer(400, "bad Host header: not a valid host[:port]", request);
+    if (url === undefined) return answer(400, BAD_HOST_MESSAGE, request);
     const pathname = url.pathname;
     const resolved = resolveRequestPath(realRoot, pathname);
     if ("status" in resolved) return answer(resolved.status, resolved.message, request);

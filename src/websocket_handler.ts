@@ -25,10 +25,9 @@
 import { readHandshake, RefusalReason, refusalResponse } from "./handshake.ts";
 import type { HandshakeRefusal } from "./handshake.ts";
 import type { Logger } from "./log.ts";
-import { parseRequestUrl } from "./request_url.ts";
+import { BAD_HOST_MESSAGE, parseRequestUrl } from "./request_url.ts";
 import type { Metrics } from "./metrics.ts";
 import { PartialMessageGuard } from "./_partial_message_guard.ts";
-import type { GuardedSession } from "./_partial_message_guard.ts";
 import { CloseCode, DEFAULT_MAX_MESSAGE_BYTES, WebSocketSession } from "./websocket_session.ts";
 import type { CloseInfo, SessionObserver, WebSocketSessionOptions } from "./websocket_session.ts";
 
@@ -153,8 +152,6 @@ interface SessionEntry {
   handler: WebSocketSessionHandler;
   request: SessionRequest;
   remote: string;
-  /** The peer's TCP port. */
-  remotePort: number;
   /** When it opened (`performance.now()`), for the session.close line; 0 when that is not logged. */
   startedMs: number;
   /** Things still to happen before the session is done: its close and its handler's return. */
@@ -186,7 +183,14 @@ export interface WebSocketHandlerOptions {
   /** Options handed to every session (limits, read timeout). Default: the session defaults. */
   session?: Omit<
     WebSocketSessionOptions,
-    "id" | "protocol" | "remoteAddress" | "metrics" | "logger" | "observer" | "tcpPorts"
+    | "id"
+    | "protocol"
+    | "remoteAddress"
+    | "metrics"
+    | "logger"
+    | "observer"
+    | "localPort"
+    | "remotePort"
   >;
   /** Counters to update. Default: none. */
   metrics?: Metrics;
@@ -270,7 +274,7 @@ export class WebSocketHandler implements SessionObserver {
    * connection and reset it. `0` (unknown) leaves aborts to drop Deno's resource only.
    */
   localPort = 0;
-  #guard: PartialMessageGuard<GuardedSession & { session: WebSocketSession }>;
+  #guard: PartialMessageGuard<WebSocketSession>;
   /** Callers of `sessionsClosed`, resolved when no session is left. */
   #idleWaiters: (() => void)[] = [];
 
@@ -289,8 +293,8 @@ export class WebSocketHandler implements SessionObserver {
     this.#guard = new PartialMessageGuard({
       maxMessageBytes,
       localPort: () => this.localPort,
-      sessions: () => this.#guarded(),
-      onOversize: ({ session }, inProgress) => {
+      sessions: () => this.#sessions.keys(),
+      onOversize: (session, inProgress) => {
         this.#logger?.warn("session.limit", {
           session: session.id,
           limit: "max_message_bytes",
@@ -302,19 +306,6 @@ export class WebSocketHandler implements SessionObserver {
         );
       },
     });
-  }
-
-  /** The open sessions as the partial-message guard sees them. */
-  *#guarded(): Generator<GuardedSession & { session: WebSocketSession }> {
-    for (const [session, { remotePort }] of this.#sessions) {
-      yield {
-        session,
-        remotePort,
-        bytesReceived: session.bytesReceived,
-        messagesReceived: session.messagesReceived,
-        isConnected: session.isConnected,
-      };
-    }
   }
 
   /** How many sessions are open (or opening) now. */
@@ -352,7 +343,7 @@ export class WebSocketHandler implements SessionObserver {
       return this.#refuse({
         status: 400,
         reason: RefusalReason.BadHost,
-        message: "bad Host header: not a valid host[:port]",
+        message: BAD_HOST_MESSAGE,
       }, remote);
     }
     const protocols = readHandshake(request);
@@ -414,7 +405,8 @@ export class WebSocketHandler implements SessionObserver {
   ): void {
     const session = new WebSocketSession(socket, {
       ...this.#sessionOptions,
-      tcpPorts: this.localPort && remotePort ? { local: this.localPort, remote: remotePort } : null,
+      localPort: this.localPort,
+      remotePort,
       protocol: handler.socketProtocol ?? "",
       remoteAddress: remote,
       metrics: this.#metrics,
@@ -425,7 +417,6 @@ export class WebSocketHandler implements SessionObserver {
       handler,
       request,
       remote,
-      remotePort,
       // Only the session.close line reads it: no clock call per handshake when it is not logged.
       startedMs: this.#logger?.enabled("info") ? performance.now() : 0,
       pending: 2,

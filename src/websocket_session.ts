@@ -26,7 +26,6 @@
  */
 
 import { abortSocket, closeSocket } from "./_socket_close.ts";
-import type { TcpPorts } from "./_tcp.ts";
 import type { LogFields, Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -123,8 +122,10 @@ export interface WebSocketSessionOptions {
    * read). Default: 10 000.
    */
   closeTimeoutMs?: number;
-  /** The TCP ports of the connection, so an abort can reset it. Default: none (drop only). */
-  tcpPorts?: TcpPorts | null;
+  /** The server's TCP port, so an abort can find the connection and reset it. Default: 0 (drop only). */
+  localPort?: number;
+  /** The peer's TCP port. Default: 0 (unknown). */
+  remotePort?: number;
 }
 
 /**
@@ -232,6 +233,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   readonly protocol: string;
   /** The peer's address as `host:port`. */
   readonly remoteAddress: string;
+  /** The peer's TCP port (`0` when unknown). */
+  readonly remotePort: number;
   /** Default read timeout in milliseconds for this session; `0` means none. Settable. */
   readTimeoutMs: number;
   /** Payload bytes received since the session opened (UTF-8 for text). */
@@ -280,7 +283,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
   #closeTimer: ReturnType<typeof setTimeout> | undefined;
   #aborted: "reset" | "dropped" | undefined;
   #closeTimeoutMs: number;
-  #tcpPorts: TcpPorts | null;
+  #localPort: number;
   /** Set by {@linkcode WebSocketSession.closeWhenDrained}: the close to send once the queue is read. */
   #closeWhenDrained:
     | { code: number; reason: string; takeUntilMs: number; activity: DrainActivity }
@@ -319,7 +322,8 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
     this.#debug = options.logger?.enabled("debug") ?? false;
     this.#observer = options.observer;
     this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
-    this.#tcpPorts = options.tcpPorts ?? null;
+    this.#localPort = options.localPort ?? 0;
+    this.remotePort = options.remotePort ?? 0;
     // Deno's server sockets start with it; the setter's checks are skipped when so.
     if (socket.binaryType !== "arraybuffer") socket.binaryType = "arraybuffer";
     // The session itself listens (handleEvent): no closure per event per session. A failed
@@ -873,7 +877,7 @@ export class WebSocketSession implements AsyncIterable<WebSocketMessage> {
         closeSocket(this.#socket, code, reason);
         this.#closeSent = { code, reason };
         const abort = () => {
-          this.#aborted = abortSocket(this.#socket, this.#tcpPorts);
+          this.#aborted = abortSocket(this.#socket, this.#localPort, this.remotePort);
           if (waitMs > 0) {
             this.#log("warn", "session.close_timeout", {
               code,

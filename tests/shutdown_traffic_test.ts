@@ -144,3 +144,32 @@ Deno.test("SIGTERM after 200 sessions each wrote 500 × 256 B: every message is 
     for (const { conn } of sessions) closeQuietly(conn);
   }
 });
+
+Deno.test("a peer that drops its connection instead of answering the 1001 is counted as cut, and the process exits 1 saying so", async () => {
+  await using server = await spawnServer();
+  const sessions = await Promise.all(Array.from({ length: 3 }, () => rawWebSocket(server.port)));
+  try {
+    server.signal("SIGTERM");
+    const [rude, ...polite] = sessions;
+    // The rude peer reads the close frame, then hangs up without its own close frame.
+    const frame = await rude.frames.next();
+    assert.equal(frame?.opcode, Opcode.Close);
+    closeQuietly(rude.conn);
+    const ends = await Promise.all(polite.map((session) =>
+      readToEnd(session, () => {
+        throw new Error("no data frame expected");
+      })
+    ));
+    for (const end of ends) {
+      assert.deepEqual(end.close, { code: 1001, reason: "server shutting down" });
+    }
+    const status = await server.status;
+    assert.equal(status.code, 1, server.output());
+    const output = server.output();
+    assert.match(output, / session\.close .* code=1006 .*close_sent=1001/);
+    assert.match(output, / server\.sessions_cut sessions=1 /);
+    assert.match(output, / process\.shutdown_incomplete sessions_cut=1 /);
+  } finally {
+    for (const { conn } of sessions) closeQuietly(conn);
+  }
+});
