@@ -34,15 +34,44 @@ function loadConfig(): ServerConfig {
   }
 }
 
+/**
+ * A listen that failed, as one line naming the setting behind it, or `null` for any other
+ * error. (A worker's failure reaches this thread as its message only.)
+ */
+function listenFailure(error: unknown, config: ServerConfig): string | null {
+  const message = error instanceof Error ? error.message : String(error);
+  const address = `${config.hostname}:${config.port}`;
+  if (error instanceof Deno.errors.AddrInUse || /Address already in use/.test(message)) {
+    return `--port: ${address} is already in use`;
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable || /Cannot assign requested/.test(message)) {
+    return `--hostname: ${config.hostname} is not an address of this machine`;
+  }
+  if (/failed to lookup address/.test(message)) {
+    return `--hostname: cannot resolve "${config.hostname}"`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied || /Permission denied/.test(message)) {
+    return `--port: not allowed to listen on ${address} (ports below 1024 need privileges)`;
+  }
+  return null;
+}
+
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 // One listener on this thread, or one per worker thread sharing the port. Signals are
 // handled from the start, so one that comes while workers start up still stops them.
 const server = config.workers > 1
   ? startWorkerPool(config)
-  : Promise.resolve(createServer({ ...config, logger }));
+  : Promise.resolve().then(() => createServer({ ...config, logger }));
 exitOnSignals(
   { shutdown: async () => (await server).shutdown() },
   { deadlineMs: config.shutdownDeadlineMs, logger },
 );
-await server;
+try {
+  await server;
+} catch (error) {
+  const line = listenFailure(error, config);
+  if (line === null) throw error;
+  console.error(`error: ${line}`);
+  Deno.exit(USAGE_EXIT_STATUS);
+}

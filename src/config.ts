@@ -65,14 +65,17 @@ export interface ServerConfig {
 
 /** A setting with a bad value: its message names the setting and the problem. */
 export class ConfigError extends Error {
-  /** The flag of the bad setting, e.g. `--port`. */
+  /** How the user set it: its flag (`--port`) or environment variable (`WS_PORT`). */
   readonly setting: string;
+  /** What is wrong with it, without the setting's name. */
+  readonly problem: string;
 
   /** Creates the error for `setting`. */
   constructor(setting: string, problem: string) {
     super(`${setting}: ${problem}`);
     this.name = "ConfigError";
     this.setting = setting;
+    this.problem = problem;
   }
 }
 
@@ -438,9 +441,16 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
   }
   let readQueueSet = false;
   for (const setting of SETTINGS) {
-    const raw = fromFlags.get(setting) ?? env[setting.env];
+    const flagged = fromFlags.get(setting);
+    const raw = flagged ?? env[setting.env];
     if (raw === undefined) continue;
-    setting.apply(config, raw, files);
+    try {
+      setting.apply(config, raw, files);
+    } catch (error) {
+      // Name what the user actually set: WS_PORT=abc is an environment variable, not --port.
+      if (flagged !== undefined || !(error instanceof ConfigError)) throw error;
+      throw new ConfigError(setting.env, error.problem);
+    }
     if (setting.flag === "--max-read-queue") readQueueSet = true;
   }
   if (!readQueueSet) config.maxReadQueueBytes = 2 * config.maxMessageBytes;

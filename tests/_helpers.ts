@@ -409,10 +409,12 @@ export const REPO_ROOT: string = new URL("..", import.meta.url).pathname;
 export interface SpawnOptions {
   /** Open-files limit (soft and hard: Deno raises the soft one to the hard one). Default: inherited. */
   nofile?: number;
+  /** Environment variables beside the ones every run gets. Default: none. */
+  env?: Record<string, string>;
 }
 
 /** The real server process: `deno run -P main.ts ARGS` from the repository root, piped. */
-export function mainCommand(args: string[], { nofile }: SpawnOptions = {}): Deno.Command {
+export function mainCommand(args: string[], { nofile, env }: SpawnOptions = {}): Deno.Command {
   const deno = [Deno.execPath(), "run", "-P", "main.ts", ...args];
   const command = nofile === undefined
     ? deno
@@ -420,7 +422,7 @@ export function mainCommand(args: string[], { nofile }: SpawnOptions = {}): Deno
   return new Deno.Command(command[0], {
     args: command.slice(1),
     cwd: REPO_ROOT,
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -87,7 +87,7 @@ Deno.test("bad values name the setting and the problem", () => {
   const cases: [string[], Record<string, string>, RegExp][] = [
     [["--port=70000"], {}, /^--port: must be between 0 and 65535, got 70000$/],
     [["--port=http"], {}, /^--port: expected a whole number, got "http"$/],
-    [[], { WS_PORT: "-1" }, /^--port: expected a whole number/],
+    [[], { WS_PORT: "-1" }, /^WS_PORT: expected a whole number/],
     [["--idle-timeout=abc"], {}, /^--idle-timeout: expected a duration like 30s/],
     [["--idle-timeout=1500ms"], {}, /^--idle-timeout: must be whole seconds$/],
     [["--max-message-size=lots"], {}, /^--max-message-size: expected a size like 16MiB/],
@@ -180,4 +180,12 @@ Deno.test("--help prints the settings and exits 0", async () => {
   const { code, stdout } = await runMain(["--help"]);
   assert.equal(code, 0);
   assert.match(stdout, /--max-message-size=SIZE\s+WS_MAX_MESSAGE_SIZE/);
+});
+
+Deno.test("a bad value from the environment names the environment variable, not the flag", () => {
+  const error = configError([], { WS_PORT: "abc" });
+  assert.equal(error.message, 'WS_PORT: expected a whole number, got "abc"');
+  assert.equal(error.setting, "WS_PORT");
+  assert.equal(configError(["--port=abc"], { WS_PORT: "1" }).setting, "--port");
+  assert.match(configError([], { WS_MAX_MESSAGE_SIZE: "lots" }).message, /^WS_MAX_MESSAGE_SIZE: /);
 });
