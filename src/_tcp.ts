@@ -75,14 +75,13 @@ function portOf(libc: Libc, which: "getsockname" | "getpeername", fd: number): n
 }
 
 /**
- * The descriptors of the connections accepted on `localPort`, by the peer's port. Descriptors
- * are handed out lowest first, so the scan stops after a long run of others. (Not a listing of
- * /proc/self/fd: Deno's permissions allow that only to --allow-all.)
+ * Calls `visit(remotePort, fd)` for each connection accepted on `localPort` until it returns
+ * true. Descriptors are handed out lowest first, so the scan stops after a long run of others.
+ * (Not a listing of /proc/self/fd: Deno's permissions allow that only to --allow-all.)
  */
-export function connectionsOn(localPort: number): Map<number, number> {
-  const found = new Map<number, number>();
+function scanConnections(localPort: number, visit: (remote: number, fd: number) => boolean) {
   const libc = c();
-  if (!libc) return found;
+  if (!libc) return;
   for (let fd = 3, gap = 0; gap < SCAN_GAP; fd++) {
     const remote = portOf(libc, "getpeername", fd);
     if (remote === -1) {
@@ -90,25 +89,22 @@ export function connectionsOn(localPort: number): Map<number, number> {
       continue;
     }
     gap = 0;
-    if (portOf(libc, "getsockname", fd) === localPort) found.set(remote, fd);
+    if (portOf(libc, "getsockname", fd) === localPort && visit(remote, fd)) return;
   }
+}
+
+/** The descriptors of the connections accepted on `localPort`, by the peer's port. */
+export function connectionsOn(localPort: number): Map<number, number> {
+  const found = new Map<number, number>();
+  scanConnections(localPort, (remote, fd) => (found.set(remote, fd), false));
   return found;
 }
 
 /** The descriptor of the connection between `localPort` and the peer's `remotePort`, or -1. */
 export function descriptorOf(localPort: number, remotePort: number): number {
-  const libc = c();
-  if (!libc) return -1;
-  for (let fd = 3, gap = 0; gap < SCAN_GAP; fd++) {
-    const remote = portOf(libc, "getpeername", fd);
-    if (remote === -1) {
-      gap++;
-      continue;
-    }
-    gap = 0;
-    if (remote === remotePort && portOf(libc, "getsockname", fd) === localPort) return fd;
-  }
-  return -1;
+  let found = -1;
+  scanConnections(localPort, (remote, fd) => remote === remotePort && (found = fd, true));
+  return found;
 }
 
 /** Bytes the kernel has received on `fd` (headers and all), or -1. */
