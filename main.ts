@@ -8,12 +8,12 @@
  * @module
  */
 
-import { ConfigError, HelpRequested, parseConfig } from "./src/config.ts";
-import type { ServerConfig } from "./src/config.ts";
-import { exitOnSignals } from "./src/lifecycle.ts";
+import { ConfigError, HelpRequested, parseConfig } from "./src/config/config.ts";
+import type { ServerConfig } from "./src/config/config.ts";
+import { exitOnSignals } from "./src/server/lifecycle.ts";
 import { createLogger } from "./src/log.ts";
-import { createServer } from "./src/server.ts";
-import { startWorkerPool } from "./src/worker_pool.ts";
+import { createServer } from "./src/server/server.ts";
+import { startWorkerPool } from "./src/server/worker_pool.ts";
 
 /** Exit status for a bad setting, as usual for command-line usage errors. */
 const USAGE_EXIT_STATUS = 2;

@@ -473,24 +473,14 @@ async function memorySection(rows: Row[]): Promise<void> {
 }
 
 /**
- * Multi-core hook: when the project has a `--workers=N` setting (one
- * listener per core), compare 1 and 2 workers on the 64 × 32 B echo load.
- * Until then the section says why it did not run.
+ * Multi-core: compare `--workers=1` and `--workers=2` (one listener per
+ * core) on the 64 × 32 B echo load.
  */
 async function workersSection(): Promise<Section | null> {
   if (!wanted("workers")) return null;
   const title = "Multi-core: 1 vs 2 workers (64 conns × 32 B echo)";
-  let configText = "";
-  try {
-    configText = Deno.readTextFileSync(`${repo}/src/config.ts`);
-  } catch { /* no config yet */ }
-  if (standIn || !/workers/i.test(configText)) {
-    return {
-      title,
-      body: "Not run: the project has no `--workers` setting yet. Hook: `workersSection()` in " +
-        "bench/run.ts runs as soon as src/config.ts mentions `workers`; it starts " +
-        "`main.ts --workers=1` and `--workers=2` unpinned and drives each with the echo load.",
-    };
+  if (standIn) {
+    return { title, body: "Not run: the stand-in server has no `--workers` setting." };
   }
   const all = cores > 1 ? `0-${cores - 1}` : "0";
   const unpinned: GeneratorSetup = { ...generator, core: all };

@@ -23,26 +23,26 @@
  * @module
  */
 
-export { createServer } from "./server.ts";
-export type { Server, ServerOptions } from "./server.ts";
-export { ConfigError, defaultConfig, parseConfig } from "./config.ts";
-export type { ServerConfig } from "./config.ts";
-export { WebSocketHandler } from "./websocket_handler.ts";
+export { createServer } from "./server/server.ts";
+export type { Server, ServerOptions } from "./server/server.ts";
+export { ConfigError, defaultConfig, parseConfig } from "./config/config.ts";
+export type { ServerConfig } from "./config/config.ts";
+export { WebSocketHandler } from "./websocket/route.ts";
 export type {
   HandlerProducer,
   SessionRequest,
   WebSocketHandlerOptions,
   WebSocketSessionHandler,
-} from "./websocket_handler.ts";
-export { CloseCode, WebSocketSession } from "./websocket_session.ts";
+} from "./websocket/route.ts";
+export { CloseCode, WebSocketSession } from "./websocket/session.ts";
 export type {
   CloseInfo,
   MessageListener,
   ReadOptions,
   WebSocketMessage,
-} from "./websocket_session.ts";
-export { EchoHandler, echoHandlerProducer } from "./echo_handler.ts";
-export { createStaticHandler } from "./static_files.ts";
+} from "./websocket/session.ts";
+export { EchoHandler, echoHandlerProducer } from "../apps/echo/echo_handler.ts";
+export { createStaticHandler } from "./static/static_files.ts";
 export { createLogger } from "./log.ts";
 export type { LogFormat, Logger, LogLevel } from "./log.ts";
 export { Metrics } from "./metrics.ts";

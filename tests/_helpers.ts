@@ -7,8 +7,8 @@
 
 import { createLogger } from "../src/log.ts";
 import type { Logger, LogLevel } from "../src/log.ts";
-import { createServer } from "../src/server.ts";
-import type { Server, ServerOptions } from "../src/server.ts";
+import { createServer } from "../src/server/server.ts";
+import type { Server, ServerOptions } from "../src/server/server.ts";
 
 /** A logger that keeps its lines in memory, so tests stay quiet and can assert on them. */
 export interface CapturedLog {

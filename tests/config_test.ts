@@ -7,7 +7,7 @@ import {
   parseBytes,
   parseConfig,
   parseDurationMs,
-} from "../src/config.ts";
+} from "../src/config/config.ts";
 import { isServerLine, mainCommand } from "./_helpers.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;

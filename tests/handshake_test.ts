@@ -5,7 +5,7 @@ import {
   readHandshake,
   RefusalReason,
   refusalResponse,
-} from "../src/handshake.ts";
+} from "../src/websocket/handshake.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 

@@ -13,8 +13,8 @@ import {
   startServer,
 } from "./_helpers.ts";
 import type { TestServer } from "./_helpers.ts";
-import type { SessionRequest } from "../src/websocket_handler.ts";
-import type { WebSocketSession } from "../src/websocket_session.ts";
+import type { SessionRequest } from "../src/websocket/route.ts";
+import type { WebSocketSession } from "../src/websocket/session.ts";
 
 /** Proves the server still serves a normal client after a limit was hit. */
 async function assertStillEchoes(t: TestServer): Promise<void> {

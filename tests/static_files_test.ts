@@ -7,7 +7,7 @@ import {
   createStaticHandler,
   parseRange,
   resolveRequestPath,
-} from "../src/static_files.ts";
+} from "../src/static/static_files.ts";
 
 /** A temporary static root with a few files, removed by `await using`. */
 async function staticRoot(): Promise<{ root: string } & AsyncDisposable> {

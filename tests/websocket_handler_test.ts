@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Metrics } from "../src/metrics.ts";
-import { WebSocketHandler } from "../src/websocket_handler.ts";
-import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket_handler.ts";
+import { WebSocketHandler } from "../src/websocket/route.ts";
+import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket/route.ts";
 import { captureLog, rawWebSocket, startServer } from "./_helpers.ts";
 
 const INFO: Deno.ServeHandlerInfo = {

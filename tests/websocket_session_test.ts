@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket_handler.ts";
-import { utf8ByteLength, WebSocketSession } from "../src/websocket_session.ts";
+import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket/route.ts";
+import { utf8ByteLength, WebSocketSession } from "../src/websocket/session.ts";
 import {
   closeEvent,
   closeWebSocket,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { defaultConfig } from "../src/config.ts";
-import { startWorkerPool } from "../src/worker_pool.ts";
+import { defaultConfig } from "../src/config/config.ts";
+import { startWorkerPool } from "../src/server/worker_pool.ts";
 import { closeWebSocket, nextMessage, openWebSocket } from "./_helpers.ts";
 
 /** A port that was free a moment ago: several workers need one fixed port to share. */

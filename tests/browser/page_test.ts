@@ -17,7 +17,7 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
-import { createServer } from "../../src/server.ts";
+import { createServer } from "../../src/server/server.ts";
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from "./chromium.ts";
 
 type Server = ReturnType<typeof createServer>;

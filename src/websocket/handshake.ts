@@ -17,7 +17,7 @@
  * @module
  */
 
-import { textResponse } from "./responses.ts";
+import { textResponse } from "../server/responses.ts";
 
 /**
  * Why a handshake was refused. The same strings label the log lines and the

@@ -24,10 +24,10 @@
  */
 
 import { contentTypeFor, isCompressible } from "./content_type.ts";
-import type { Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
-import { BAD_HOST_MESSAGE, parseRequestUrl } from "./request_url.ts";
-import { textResponse } from "./responses.ts";
+import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
+import { BAD_HOST_MESSAGE, parseRequestUrl } from "../server/request_url.ts";
+import { textResponse } from "../server/responses.ts";
 
 /**
  * The platform's path separator. Not `node:path`'s `sep`: loading Deno's Node layer adds over a

@@ -10,8 +10,8 @@
  *
  * @example
  * ```ts
- * import { WebSocketHandler } from "./websocket_handler.ts";
- * import { EchoHandler } from "./echo_handler.ts";
+ * import { WebSocketHandler } from "./route.ts";
+ * import { EchoHandler } from "../../apps/echo/echo_handler.ts";
  *
  * const echo = new WebSocketHandler(
  *   (_request, protocols) => protocols.includes("echo") ? new EchoHandler() : null,
@@ -24,12 +24,12 @@
 
 import { readHandshake, RefusalReason, refusalResponse } from "./handshake.ts";
 import type { HandshakeRefusal } from "./handshake.ts";
-import type { Logger } from "./log.ts";
-import { BAD_HOST_MESSAGE, parseRequestUrl } from "./request_url.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Logger } from "../log.ts";
+import { BAD_HOST_MESSAGE, parseRequestUrl } from "../server/request_url.ts";
+import type { Metrics } from "../metrics.ts";
 import { PartialMessageGuard } from "./_partial_message_guard.ts";
-import { CloseCode, DEFAULT_MAX_MESSAGE_BYTES, WebSocketSession } from "./websocket_session.ts";
-import type { CloseInfo, SessionObserver, WebSocketSessionOptions } from "./websocket_session.ts";
+import { CloseCode, DEFAULT_MAX_MESSAGE_BYTES, WebSocketSession } from "./session.ts";
+import type { CloseInfo, SessionObserver, WebSocketSessionOptions } from "./session.ts";
 
 /**
  * What a session handler may know of the upgrade request. Deno empties the `Request` once it

@@ -16,8 +16,8 @@
  * @module
  */
 
-import { LOG_FORMATS, LOG_LEVELS } from "./log.ts";
-import type { LogFormat, LogLevel } from "./log.ts";
+import { LOG_FORMATS, LOG_LEVELS } from "../log.ts";
+import type { LogFormat, LogLevel } from "../log.ts";
 
 /** Everything the server can be told. */
 export interface ServerConfig {
@@ -138,7 +138,7 @@ export function defaultConfig(): ServerConfig {
   return {
     port: 8181,
     hostname: "0.0.0.0",
-    staticDir: filePath(new URL("../static", import.meta.url)),
+    staticDir: filePath(new URL("../../static", import.meta.url)),
     allowedOrigins: [],
     idleTimeoutSeconds: 120,
     readTimeoutMs: 0,

@@ -4,7 +4,7 @@
  * @example
  * ```ts
  * import { EchoHandler } from "./echo_handler.ts";
- * import { WebSocketHandler } from "./websocket_handler.ts";
+ * import { WebSocketHandler } from "../../src/websocket/route.ts";
  *
  * const route = new WebSocketHandler((_request, protocols) =>
  *   protocols.includes(EchoHandler.PROTOCOL) ? new EchoHandler() : null
@@ -13,9 +13,9 @@
  * @module
  */
 
-import type { SessionRequest, WebSocketSessionHandler } from "./websocket_handler.ts";
-import type { WebSocketSession } from "./websocket_session.ts";
-import { CloseCode } from "./websocket_session.ts";
+import type { SessionRequest, WebSocketSessionHandler } from "../../src/websocket/route.ts";
+import type { WebSocketSession } from "../../src/websocket/session.ts";
+import { CloseCode } from "../../src/websocket/session.ts";
 
 /** One empty list shared by every handler, not one per session. */
 const NO_HEADERS: readonly string[] = Object.freeze([]);

@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 
 /** Anything that can be shut down gracefully: a server or a pool of them. */
 export interface Stoppable {

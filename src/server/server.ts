@@ -20,19 +20,19 @@
  * @module
  */
 
-import { defaultConfig } from "./config.ts";
-import type { ServerConfig } from "./config.ts";
-import { echoHandlerProducer } from "./echo_handler.ts";
+import { defaultConfig } from "../config/config.ts";
+import type { ServerConfig } from "../config/config.ts";
+import { echoHandlerProducer } from "../../apps/echo/echo_handler.ts";
 import { serveResilient } from "./listener.ts";
-import { createLogger } from "./log.ts";
-import type { Logger } from "./log.ts";
-import { Metrics } from "./metrics.ts";
+import { createLogger } from "../log.ts";
+import type { Logger } from "../log.ts";
+import { Metrics } from "../metrics.ts";
 import { BAD_HOST_MESSAGE, parseRequestUrl } from "./request_url.ts";
 import { textResponse } from "./responses.ts";
-import { createStaticHandler } from "./static_files.ts";
-import { CloseCode } from "./websocket_session.ts";
-import { WebSocketHandler } from "./websocket_handler.ts";
-import type { HandlerProducer } from "./websocket_handler.ts";
+import { createStaticHandler } from "../static/static_files.ts";
+import { CloseCode } from "../websocket/session.ts";
+import { WebSocketHandler } from "../websocket/route.ts";
+import type { HandlerProducer } from "../websocket/route.ts";
 
 /** Options for {@linkcode createServer}: any {@linkcode ServerConfig} field, plus wiring. */
 export interface ServerOptions extends Partial<ServerConfig> {

@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import type { WebSocketSession } from "./websocket_session.ts";
+ * import type { WebSocketSession } from "./session.ts";
  *
  * async function shout(session: WebSocketSession) {
  *   for await (const message of session) {
@@ -26,8 +26,8 @@
  */
 
 import { abortSocket, closeSocket } from "./_socket_close.ts";
-import type { LogFields, Logger } from "./log.ts";
-import type { Metrics } from "./metrics.ts";
+import type { LogFields, Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 
 /** One WebSocket data message, with its kind. */
 export type WebSocketMessage =

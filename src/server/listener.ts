@@ -17,7 +17,7 @@
  * @module
  */
 
-import type { Logger } from "./log.ts";
+import type { Logger } from "../log.ts";
 
 /** What {@linkcode serveResilient} passes on to each `Deno.serve`. */
 export type ListenOptions =

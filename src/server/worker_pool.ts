@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { parseConfig } from "./config.ts";
+ * import { parseConfig } from "../config/config.ts";
  * import { startWorkerPool } from "./worker_pool.ts";
  *
  * const pool = await startWorkerPool(parseConfig(["--workers=2"], {}));
@@ -16,7 +16,7 @@
  * @module
  */
 
-import type { ServerConfig } from "./config.ts";
+import type { ServerConfig } from "../config/config.ts";
 
 /** What the main thread tells a worker. */
 export type ToWorker = { type: "start"; config: ServerConfig } | { type: "shutdown" };
