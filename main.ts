@@ -1,24 +1,25 @@
 /**
- * The server process: configuration from flags and environment, the server, and signals.
+ * The server process: settings from flags and environment, the app (by default the echo app),
+ * and graceful shutdown on signals.
  *
  * ```sh
- * deno task start            # port 8181, all interfaces
- * deno run -P main.ts --help # every setting
+ * deno task start                          # the echo app on port 8181, all interfaces
+ * deno run -P main.ts --app=./my_app.ts    # your app, with every setting below
+ * deno run -P main.ts --help               # every setting
  * ```
  * @module
  */
 
-import { ConfigError, HelpRequested, parseConfig } from "./src/config/config.ts";
-import type { ServerConfig } from "./src/config/config.ts";
-import { exitOnSignals } from "./src/server/lifecycle.ts";
+import { HelpRequested, parseConfig, settingName } from "./src/config/cli.ts";
+import type { CliConfig } from "./src/config/cli.ts";
+import { ConfigError } from "./src/config/settings.ts";
 import { createLogger } from "./src/log.ts";
-import { createServer } from "./src/server/server.ts";
-import { startWorkerPool } from "./src/server/worker_pool.ts";
+import { serve } from "./src/serve.ts";
 
 /** Exit status for a bad setting, as usual for command-line usage errors. */
 const USAGE_EXIT_STATUS = 2;
 
-function loadConfig(): ServerConfig {
+function loadConfig(): CliConfig {
   try {
     return parseConfig(Deno.args, Deno.env.toObject());
   } catch (error) {
@@ -38,7 +39,7 @@ function loadConfig(): ServerConfig {
  * A listen that failed, as one line naming the setting behind it, or `null` for any other
  * error. (A worker's failure reaches this thread as its message only.)
  */
-function listenFailure(error: unknown, config: ServerConfig): string | null {
+function listenFailure(error: unknown, config: CliConfig): string | null {
   const message = error instanceof Error ? error.message : String(error);
   const address = `${config.hostname}:${config.port}`;
   if (error instanceof Deno.errors.AddrInUse || /Address already in use/.test(message)) {
@@ -58,18 +59,16 @@ function listenFailure(error: unknown, config: ServerConfig): string | null {
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, format: config.logFormat });
-// One listener on this thread, or one per worker thread sharing the port. Signals are
-// handled from the start, so one that comes while workers start up still stops them.
-const server = config.workers > 1
-  ? startWorkerPool(config)
-  : Promise.resolve().then(() => createServer({ ...config, logger }));
-exitOnSignals(
-  { shutdown: async () => (await server).shutdown() },
-  { deadlineMs: config.shutdownDeadlineMs, logger },
-);
 try {
-  await server;
+  await serve(config.app, { ...config, logger });
 } catch (error) {
+  if (error instanceof ConfigError) {
+    // Named as the user gave it: --app or WS_APP, not the library's option name.
+    console.error(
+      `error: ${settingName(error.setting, Deno.args, Deno.env.toObject())}: ${error.problem}`,
+    );
+    Deno.exit(USAGE_EXIT_STATUS);
+  }
   const line = listenFailure(error, config);
   if (line === null) throw error;
   console.error(`error: ${line}`);

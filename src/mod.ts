@@ -1,48 +1,54 @@
 /**
- * The public API: build a server, or write your own session handlers.
+ * A WebSocket server for Deno to build real-time apps on: declare an app's routes once, and
+ * serve it with limits, an origin policy, metrics, TLS, worker threads and graceful shutdown.
  *
  * @example
  * ```ts
- * import { createServer, type SessionRequest, type WebSocketSession } from "./mod.ts";
+ * import { defineApp, serve, type WebSocketSession } from "./mod.ts";
  *
  * class ShoutHandler {
- *   readonly socketProtocol = "shout";
- *   async handleSession(_request: SessionRequest, session: WebSocketSession) {
+ *   async handleSession(session: WebSocketSession) {
  *     for await (const message of session) {
- *       if (message.kind === "text") await session.sendText(message.data.toUpperCase());
+ *       if (message.kind === "text") await session.send(message.data.toUpperCase());
  *     }
  *   }
  * }
- * const server = createServer({
- *   port: 0,
- *   producer: (_request, protocols) => protocols.includes("shout") ? new ShoutHandler() : null,
- *   supportedProtocols: ["shout"],
- * });
+ * const app = defineApp({ websocket: { "/shout": { shout: () => new ShoutHandler() } } });
+ * const server = await serve(app, { port: 0, signals: false });
  * await server.shutdown();
  * ```
  * @module
  */
 
+export { defineApp } from "./app.ts";
+export type {
+  App,
+  HttpRoute,
+  SessionFactory,
+  SessionHandler,
+  UpgradeInfo,
+  WebSocketRoute,
+} from "./app.ts";
+export { serve } from "./serve.ts";
+export type { ServeOptions } from "./serve.ts";
 export { createServer } from "./server/server.ts";
-export type { Server, ServerOptions } from "./server/server.ts";
-export { ConfigError, defaultConfig, parseConfig } from "./config/config.ts";
-export type { ServerConfig } from "./config/config.ts";
-export { WebSocketHandler } from "./websocket/route.ts";
+export type { RunningServer, Server, ServerOptions, ShutdownReport } from "./server/server.ts";
+export { exitOnSignals } from "./server/signals.ts";
+export type { ExitOnSignalsOptions, Stoppable } from "./server/signals.ts";
+export { ConfigError, DEFAULT_SETTINGS, resolveSettings } from "./config/settings.ts";
+export type { ServerSettings } from "./config/settings.ts";
+export { WebSocketSession } from "./websocket/session.ts";
+export type { MessageListener } from "./websocket/session.ts";
 export type {
-  HandlerProducer,
-  SessionRequest,
-  WebSocketHandlerOptions,
-  WebSocketSessionHandler,
-} from "./websocket/route.ts";
-export { CloseCode, WebSocketSession } from "./websocket/session.ts";
-export type {
-  CloseInfo,
-  MessageListener,
-  ReadOptions,
-  WebSocketMessage,
-} from "./websocket/session.ts";
-export { EchoHandler, echoHandlerProducer } from "../apps/echo/echo_handler.ts";
-export { createStaticHandler } from "./static/static_files.ts";
+  DrainActivity,
+  DrainOptions,
+  SessionLimits,
+  SessionObserver,
+  WebSocketSessionOptions,
+} from "./websocket/session_options.ts";
+export type { ReadOptions, WebSocketMessage } from "./websocket/reader.ts";
+export { CloseCode } from "./websocket/close.ts";
+export type { CloseInfo } from "./websocket/close.ts";
 export { createLogger } from "./log.ts";
-export type { LogFormat, Logger, LogLevel } from "./log.ts";
+export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
 export { Metrics } from "./metrics.ts";

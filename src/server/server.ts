@@ -1,49 +1,47 @@
 /**
- * `createServer(config)`: routing and lifecycle of the whole server over `Deno.serve`.
- *
- * ```
- * /healthz /readyz /metrics → operability answers (static files cannot shadow them)
- * /echo                     → WebSocketHandler(echoHandlerProducer)
- * anything else             → static files
- * ```
- * The server object owns its sessions, metrics and shutdown; there is no global state, so
- * tests run many servers side by side.
+ * `createServer(app, options)`: one listener over `Deno.serve` serving an {@linkcode App},
+ * with its sessions, metrics and graceful shutdown. There is no global state, so tests run
+ * many servers side by side. For signals and worker threads, see `serve`.
  *
  * @example
  * ```ts
  * import { createServer } from "./server.ts";
  *
- * const server = createServer({ port: 0, hostname: "127.0.0.1", logLevel: "warn" });
+ * const server = createServer({ websocket: { "/echo": { echo: () => (s) => s.echo() } } }, {
+ *   port: 0,
+ *   hostname: "127.0.0.1",
+ *   logLevel: "warn",
+ * });
  * console.log(`listening on ${server.addr.port}`);
  * await server.shutdown();
  * ```
  * @module
  */
 
-import { defaultConfig } from "../config/config.ts";
-import type { ServerConfig } from "../config/config.ts";
-import { echoHandlerProducer } from "../../apps/echo/echo_handler.ts";
-import { serveResilient } from "./listener.ts";
+import type { App } from "../app.ts";
+import { ConfigError, resolveSettings } from "../config/settings.ts";
+import type { ServerSettings } from "../config/settings.ts";
 import { createLogger } from "../log.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
-import { BAD_HOST_MESSAGE, parseRequestUrl } from "./request_url.ts";
-import { textResponse } from "./responses.ts";
 import { createStaticHandler } from "../static/static_files.ts";
-import { CloseCode } from "../websocket/session.ts";
-import { WebSocketHandler } from "../websocket/route.ts";
-import type { HandlerProducer } from "../websocket/route.ts";
+import { CloseCode } from "../websocket/close.ts";
+import { WebSocketUpgrader } from "../websocket/upgrader.ts";
+import { serveResilient } from "./listener.ts";
+import { textResponse } from "./responses.ts";
+import { createRouter } from "./router.ts";
 
-/** Options for {@linkcode createServer}: any {@linkcode ServerConfig} field, plus wiring. */
-export interface ServerOptions extends Partial<ServerConfig> {
-  /** Where log lines go. Default: a logger built from `logFormat` and `logLevel`. */
+/** Options for {@linkcode createServer}: any {@linkcode ServerSettings} field, plus wiring. */
+export interface ServerOptions extends Partial<ServerSettings> {
+  /** Where log lines go. @default {a logger built from logFormat and logLevel} */
   logger?: Logger;
-  /** The producer for `/echo`. Default: {@linkcode echoHandlerProducer}. */
-  producer?: HandlerProducer;
-  /** Subprotocols named when the producer refuses. Default: `["echo"]`. */
-  supportedProtocols?: string[];
-  /** Let several processes listen on one port (Linux `SO_REUSEPORT`). Default: `false`. */
+  /** Let several listeners share the port (Linux `SO_REUSEPORT`). @default {false} */
   reusePort?: boolean;
+  /**
+   * This listener's place among the worker threads of one process: session ids stay unique
+   * across them, and only the pool logs `server.listening`. @default {undefined} (alone)
+   */
+  worker?: { index: number; count: number };
 }
 
 /** How a graceful shutdown went. */
@@ -52,10 +50,21 @@ export interface ShutdownReport {
   sessionsCut: number;
 }
 
-/** A running server. */
-export interface Server {
+/** A running server, or a pool of them: what `serve` returns. */
+export interface RunningServer {
   /** The address it listens on (with the real port when `port` was 0). */
   readonly addr: Deno.NetAddr;
+  /**
+   * Graceful shutdown: readiness turns 503, new WebSocket handshakes get 503, every session is
+   * closed with 1001 "server shutting down" after its handler has answered what the peer had
+   * already sent, in-flight responses finish, and the listener closes. Idempotent. Resolves
+   * with how many sessions never confirmed their 1001 (cut).
+   */
+  shutdown(): Promise<ShutdownReport>;
+}
+
+/** One running listener. */
+export interface Server extends RunningServer {
   /** Its counters. */
   readonly metrics: Metrics;
   /** False once shutdown has begun (`/readyz` answers 503). */
@@ -66,103 +75,72 @@ export interface Server {
   sessionsClosed(): Promise<void>;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
-  /**
-   * Graceful shutdown: readiness turns 503, new WebSocket handshakes get 503, every session is
-   * closed with 1001 "server shutting down" after its handler has answered what the peer had
-   * already sent, in-flight responses finish, and the listener closes. Idempotent. Resolves
-   * with how many sessions never confirmed their 1001 (cut).
-   */
-  shutdown(): Promise<ShutdownReport>;
 }
 
-const NO_STORE = { "cache-control": "no-store" };
+/** The static directory to serve: the setting's, else the app's, else none. */
+function staticDirOf(app: App, settings: ServerSettings): string | null {
+  if (settings.staticDir !== null) return settings.staticDir;
+  if (app.static === undefined) return null;
+  const url = typeof app.static === "string" ? null : app.static;
+  return url === null ? app.static as string : decodeURIComponent(url.pathname);
+}
 
-/** Creates the server and starts listening at once. */
-export function createServer(options: ServerOptions = {}): Server {
-  const config: ServerConfig = { ...defaultConfig(), ...withoutUndefined(options) };
-  const logger = options.logger ??
-    createLogger({ level: config.logLevel, format: config.logFormat });
+/**
+ * Creates the server for `app` and starts listening at once.
+ *
+ * @throws {ConfigError} for settings that contradict each other or a static directory that
+ * cannot be read.
+ */
+export function createServer(app: App, options: ServerOptions = {}): Server {
+  const { logger: givenLogger, reusePort = false, worker, ...given } = options;
+  const settings = resolveSettings(given);
+  const logger = givenLogger ??
+    createLogger({ level: settings.logLevel, format: settings.logFormat });
   const metrics = new Metrics();
-  const serveStatic = createStaticHandler(config.staticDir, { metrics, logger });
-  const websocket = new WebSocketHandler(options.producer ?? echoHandlerProducer, {
-    supportedProtocols: options.supportedProtocols ?? ["echo"],
-    allowedOrigins: config.allowedOrigins,
-    maxConnections: config.maxConnections,
-    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-    idleTimeoutSeconds: config.idleTimeoutSeconds,
+  const staticDir = staticDirOf(app, settings);
+  let serveStatic = null;
+  if (staticDir !== null) {
+    try {
+      serveStatic = createStaticHandler(staticDir, { metrics, logger });
+    } catch (error) {
+      const why = error instanceof Deno.errors.NotFound ? "no such directory" : String(error);
+      throw new ConfigError("staticDir", `cannot read "${staticDir}": ${why}`);
+    }
+  }
+  const upgrader = new WebSocketUpgrader({
+    allowedOrigins: settings.allowedOrigins,
+    maxConnections: settings.maxConnections,
+    maxConnectionsPerAddress: settings.maxConnectionsPerAddress,
+    idleTimeoutSeconds: settings.idleTimeoutSeconds,
     session: {
-      readTimeoutMs: config.readTimeoutMs,
-      maxMessageBytes: config.maxMessageBytes,
-      maxSendBufferBytes: config.maxSendBufferBytes,
-      maxReadQueueBytes: config.maxReadQueueBytes,
-      closeTimeoutMs: config.closeTimeoutMs,
+      readTimeoutMs: settings.readTimeoutMs,
+      maxMessageBytes: settings.maxMessageBytes,
+      maxSendBufferBytes: settings.maxSendBufferBytes,
+      maxReadQueueBytes: settings.maxReadQueueBytes,
+      closeTimeoutMs: settings.closeTimeoutMs,
     },
+    ids: worker ? { first: worker.index + 1, step: worker.count } : undefined,
     metrics,
     logger,
   });
   let ready = true;
-
-  /** Answers the operability routes; only GET and HEAD are allowed there. */
-  function operability(request: Request, status: number, body: string, type?: string) {
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      return textResponse(405, `method ${request.method} not allowed`, {
-        headers: { allow: "GET, HEAD" },
-      });
-    }
-    const response = textResponse(status, body, {
-      headers: NO_STORE,
-      omitBody: request.method === "HEAD",
-    });
-    if (type) response.headers.set("content-type", type);
-    return response;
-  }
-
-  const handler: Deno.ServeHandler = (request, info) => {
-    const url = parseRequestUrl(request);
-    if (url === null) return badHost(request);
-    switch (url.pathname) {
-      case "/echo":
-        return websocket.handle(request, info, url);
-      case "/healthz":
-        return operability(request, 200, "ok");
-      case "/readyz":
-        return ready
-          ? operability(request, 200, "ready")
-          : operability(request, 503, "shutting down");
-      case "/metrics":
-        return operability(
-          request,
-          200,
-          metrics.render().trimEnd(),
-          "text/plain; version=0.0.4; charset=utf-8",
-        );
-      default:
-        return serveStatic(request, url);
-    }
-  };
-
-  /** Answers a request whose `Host` is no valid authority: its URL means nothing. */
-  function badHost(request: Request): Response {
-    metrics.countBadRequest("bad_host");
-    logger.info("request.refused", {
-      status: 400,
-      reason: "bad_host",
-      host: request.headers.get("host") ?? undefined,
-    });
-    return textResponse(400, BAD_HOST_MESSAGE);
-  }
+  const handler = createRouter(app, {
+    upgrader,
+    serveStatic,
+    ready: () => ready,
+    metrics,
+    logger,
+  });
 
   const serveOptions = {
-    port: config.port,
-    hostname: config.hostname,
-    reusePort: options.reusePort ?? false,
+    port: settings.port,
+    hostname: settings.hostname,
+    reusePort,
     onListen(addr: Deno.NetAddr) {
-      const scheme = config.tls ? "https" : "http";
+      if (worker) return;
       logger.info("server.listening", {
-        url: `${scheme}://${
-          addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname
-        }:${addr.port}/`,
-        static_dir: config.staticDir,
+        url: listeningUrl(addr, settings.tls !== null),
+        static_dir: staticDir ?? undefined,
       });
     },
     onError(error: unknown) {
@@ -171,12 +149,12 @@ export function createServer(options: ServerOptions = {}): Server {
     },
   };
   const listener = serveResilient(
-    config.tls ? { ...serveOptions, cert: config.tls.cert, key: config.tls.key } : serveOptions,
+    settings.tls ? { ...serveOptions, ...settings.tls } : serveOptions,
     handler,
     { logger },
   );
 
-  websocket.localPort = listener.addr.port;
+  upgrader.localPort = listener.addr.port;
   let stopping: Promise<ShutdownReport> | undefined;
   return {
     addr: listener.addr,
@@ -185,17 +163,17 @@ export function createServer(options: ServerOptions = {}): Server {
       return ready;
     },
     handler,
-    sessionsClosed: () => websocket.sessionsClosed(),
+    sessionsClosed: () => upgrader.sessionsClosed(),
     finished: listener.finished,
     shutdown() {
       stopping ??= (async () => {
         ready = false;
-        logger.info("server.shutdown", { sessions: websocket.sessionCount });
+        logger.info("server.shutdown", { sessions: upgrader.sessionCount });
         // Peers still sending are heard out for half the deadline; the rest is for the closes.
-        const { cut } = await websocket.closeAll(
+        const { cut } = await upgrader.closeAll(
           CloseCode.GoingAway,
           "server shutting down",
-          config.shutdownDeadlineMs / 2,
+          settings.shutdownDeadlineMs / 2,
         );
         if (cut > 0) {
           logger.error("server.sessions_cut", {
@@ -212,9 +190,8 @@ export function createServer(options: ServerOptions = {}): Server {
   };
 }
 
-/** Drops `undefined` fields so they do not override defaults. */
-function withoutUndefined<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
+/** The URL a listener serves, for the `server.listening` line. */
+export function listeningUrl(addr: Deno.NetAddr, tls: boolean): string {
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return `${tls ? "https" : "http"}://${host}:${addr.port}/`;
 }

@@ -1,12 +1,13 @@
 /**
- * The body of one listener worker of {@linkcode startWorkerPool}: a server with `reusePort`,
- * started and shut down on the main thread's word.
+ * The body of one listener worker of {@linkcode startWorkerPool}: imports the app module,
+ * serves it with `reusePort`, and shuts down on the main thread's word.
  *
  * @module
  */
 
 /// <reference lib="deno.worker" />
 
+import { loadApp } from "./app_module.ts";
 import { createServer } from "./server.ts";
 import type { Server } from "./server.ts";
 import type { FromWorker, ToWorker } from "./worker_pool.ts";
@@ -21,8 +22,13 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   try {
     if (message.type === "start") {
-      server = createServer({ ...message.config, reusePort: true });
-      reply({ type: "listening", port: server.addr.port });
+      const app = await loadApp(message.app);
+      server = createServer(app, {
+        ...message.settings,
+        reusePort: true,
+        worker: { index: message.index, count: message.count },
+      });
+      reply({ type: "listening", addr: server.addr });
     } else if (message.type === "shutdown") {
       const report = await server?.shutdown();
       reply({ type: "stopped", sessionsCut: report?.sessionsCut ?? 0 });

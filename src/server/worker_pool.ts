@@ -1,38 +1,43 @@
 /**
  * Several listeners on one port, one per worker thread, so the server can use every core.
  *
- * Each worker runs its own {@linkcode createServer} with `reusePort` (Linux `SO_REUSEPORT`: the
- * kernel spreads new connections over the listeners). Sessions, limits and metrics are per
- * worker: `/metrics` shows the counters of the worker that answered.
+ * Each worker imports the app module and runs its own {@linkcode createServer} with
+ * `reusePort` (Linux `SO_REUSEPORT`: the kernel spreads new connections over the listeners).
+ * Sessions, limits and metrics are per worker: `/metrics` shows the counters of the worker
+ * that answered. Session ids are unique across the workers.
  *
  * @example
  * ```ts
- * import { parseConfig } from "../config/config.ts";
+ * import { resolveSettings } from "../config/settings.ts";
  * import { startWorkerPool } from "./worker_pool.ts";
  *
- * const pool = await startWorkerPool(parseConfig(["--workers=2"], {}));
+ * const app = new URL("../../apps/echo/app.ts", import.meta.url);
+ * const pool = await startWorkerPool(app, resolveSettings({ workers: 2, port: 8199 }));
  * await pool.shutdown();
  * ```
  * @module
  */
 
-import type { ServerConfig } from "../config/config.ts";
+import type { ServerSettings } from "../config/settings.ts";
+import type { Logger } from "../log.ts";
+import type { RunningServer, ShutdownReport } from "./server.ts";
+import { listeningUrl } from "./server.ts";
 
 /** What the main thread tells a worker. */
-export type ToWorker = { type: "start"; config: ServerConfig } | { type: "shutdown" };
+export type ToWorker =
+  | { type: "start"; app: string; settings: ServerSettings; index: number; count: number }
+  | { type: "shutdown" };
 
 /** What a worker tells the main thread. */
 export type FromWorker =
-  | { type: "listening"; port: number }
+  | { type: "listening"; addr: Deno.NetAddr }
   | { type: "stopped"; sessionsCut: number }
   | { type: "failed"; error: string };
 
 /** A running pool of listener workers. */
-export interface WorkerPool {
+export interface WorkerPool extends RunningServer {
   /** How many workers listen. */
   readonly size: number;
-  /** Shuts every worker's server down gracefully and ends the workers; sums their cut sessions. */
-  shutdown(): Promise<{ sessionsCut: number }>;
 }
 
 /** Waits for the next message from `worker` of the given type; rejects on `failed` or error. */
@@ -52,25 +57,42 @@ function nextFrom<T extends FromWorker["type"]>(
   });
 }
 
-/** Starts `config.workers` workers, each listening on `config.port`; resolves once all listen. */
-export async function startWorkerPool(config: ServerConfig): Promise<WorkerPool> {
+/**
+ * Starts `settings.workers` workers serving the app module at `app` (its default export),
+ * each listening on `settings.port`; resolves once all listen, after one `server.listening`
+ * line on `logger`.
+ */
+export async function startWorkerPool(
+  app: URL | string,
+  settings: ServerSettings,
+  logger?: Logger,
+): Promise<WorkerPool> {
+  const count = settings.workers;
   const workers = Array.from(
-    { length: config.workers },
+    { length: count },
     () => new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" }),
   );
+  let addr: Deno.NetAddr;
   try {
-    await Promise.all(workers.map((worker) => {
+    [{ addr }] = await Promise.all(workers.map((worker, index) => {
       const listening = nextFrom(worker, "listening");
-      worker.postMessage({ type: "start", config } satisfies ToWorker);
+      worker.postMessage(
+        { type: "start", app: String(app), settings, index, count } satisfies ToWorker,
+      );
       return listening;
     }));
   } catch (error) {
     for (const worker of workers) worker.terminate();
     throw error;
   }
-  let stopping: Promise<{ sessionsCut: number }> | undefined;
+  logger?.info("server.listening", {
+    url: listeningUrl(addr, settings.tls !== null),
+    workers: count,
+  });
+  let stopping: Promise<ShutdownReport> | undefined;
   return {
-    size: workers.length,
+    size: count,
+    addr,
     shutdown() {
       stopping ??= Promise.all(workers.map(async (worker) => {
         const stopped = nextFrom(worker, "stopped");

@@ -34,8 +34,10 @@ export const RefusalReason = {
   UnsupportedVersion: "unsupported_version",
   /** `Sec-WebSocket-Protocol` holds something that is not a token. */
   BadProtocolHeader: "bad_protocol_header",
-  /** No session handler accepts the offered subprotocols. */
+  /** The route speaks none of the offered subprotocols. */
   NoSupportedProtocol: "no_supported_protocol",
+  /** The route's session factory refused the request (returned `null` or a response). */
+  Refused: "refused",
   /** A browser page from another origin tried to connect. */
   OriginNotAllowed: "origin_not_allowed",
   /** The server or this client address is at its connection limit. */

@@ -14,7 +14,8 @@
 #    deno binary of the pinned npm package, laid out like the official image;
 # 5. builds the project's Dockerfile unchanged from a clean copy of the repo
 #    (npm packages come from the registry inside the build: --network host),
-#    and checks that a source change keeps the dependency layer cached;
+#    checks that the image holds no test-only npm package (puppeteer-core)
+#    and that a source change keeps the dependency layer cached;
 # 6. runs the image with its port published and checks, from outside: the
 #    health check turns healthy, GET / serves the page, GET /healthz answers,
 #    the WebSocket echo returns text and binary; `docker stop` ends it with
@@ -414,6 +415,29 @@ else
 fi
 log "image: $(docker_ image inspect --format '{{.Size}}' "$PROJECT_IMAGE" |
   awk '{ printf "%.0f MB", $1 / 1e6 }'), /app: $(tr '\n' ' ' <"$work/app.ls")"
+
+# The image caches the server's module graph only: test-only npm packages (the
+# browser test's puppeteer-core and its dependencies) stay out of /deno-dir.
+test_only_packages() {
+  docker_ run --rm --entrypoint sh "$PROJECT_IMAGE" -c '
+    echo "npm packages:" $(ls -A /deno-dir/npm/registry.npmjs.org 2>/dev/null)
+    du -sh /deno-dir
+    find /deno-dir /app -type d \( -name puppeteer-core -o -name @puppeteer \) |
+      sed "s/^/test-only: /"' | tee "$work/packages.ls" || return 1
+  # An empty cache would pass the search below without proving anything.
+  grep -q '^npm packages: .' "$work/packages.ls" ||
+    { echo "no npm package in /deno-dir: not the cache the server uses?" && return 1; }
+  if grep -q '^test-only: ' "$work/packages.ls"; then
+    echo "the image holds test-only npm packages (the Dockerfile's cache is not the server's graph only)"
+    return 1
+  fi
+}
+if step "look for test-only npm packages in the image" test_only_packages; then
+  pass "image holds no test-only npm package (puppeteer-core)"
+else
+  fail "image holds no test-only npm package (puppeteer-core)"
+fi
+log "/deno-dir: $(grep -v '^test-only: ' "$work/packages.ls" | tr '\n\t' '  ')"
 
 if [ "$(docker_ image inspect --format '{{.Config.User}}' "$PROJECT_IMAGE")" = deno ]; then
   pass "project image runs as user deno"

@@ -1,6 +1,6 @@
 /**
- * Server settings: defaults, parsing from command-line flags and environment variables (a
- * flag wins), and validation that names the setting and the problem.
+ * The command line's settings: flags and environment variables (a flag wins) over the
+ * defaults of {@link ./settings.ts}, each error naming the flag or variable the user set.
  *
  * Every setting has a flag `--name=value` (or `--name value`) and an environment variable
  * `WS_NAME`. Durations take `ms`, `s` or `m` (a bare number is seconds); sizes take `B`,
@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { parseConfig } from "./config.ts";
+ * import { parseConfig } from "./cli.ts";
  *
  * const config = parseConfig(["--port=9000", "--log-format=json"], {});
  * console.log(config.port, config.logFormat); // 9000 "json"
@@ -17,67 +17,18 @@
  */
 
 import { LOG_FORMATS, LOG_LEVELS } from "../log.ts";
-import type { LogFormat, LogLevel } from "../log.ts";
+import { fileDescriptorLimit } from "./fd_limit.ts";
+import { ConfigError, RESERVED_FILE_DESCRIPTORS, resolveSettings } from "./settings.ts";
+import type { ServerSettings } from "./settings.ts";
 
-/** Everything the server can be told. */
-export interface ServerConfig {
-  /** TCP port; `0` picks a free one. Default: 8181. */
-  port: number;
-  /** Interface to listen on. Default: `0.0.0.0` (all IPv4 interfaces). */
-  hostname: string;
-  /** Directory of static files. Default: the `static/` folder beside `src/`. */
-  staticDir: string;
-  /** Origins allowed to open WebSockets besides the server's own; `*` allows all. Default: none. */
-  allowedOrigins: string[];
-  /** Seconds without a pong before Deno drops a WebSocket; `0` disables pings. Default: 120 (Deno's). */
-  idleTimeoutSeconds: number;
-  /** Milliseconds a session waits for a message before it is closed; `0` waits forever. Default: 0. */
-  readTimeoutMs: number;
-  /** Largest WebSocket message accepted; larger closes with 1009. Default: 16 MiB (Bun's). */
-  maxMessageBytes: number;
-  /** Unsent bytes allowed per session before it is closed with 1008. Default: 16 MiB (Bun's). */
-  maxSendBufferBytes: number;
-  /** Received, unhandled bytes allowed per session before it is closed with 1008. Default: 2 × max message. */
-  maxReadQueueBytes: number;
-  /** Sessions open at once; more get 503. Default: the file-descriptor limit less 64. */
-  maxConnections: number;
-  /** Sessions open at once per client IP; `0` is no limit. Default: 0 (behind a proxy all share one IP). */
-  maxConnectionsPerAddress: number;
-  /** Milliseconds a graceful shutdown may take before the process exits anyway. Default: 5000. */
-  shutdownDeadlineMs: number;
-  /**
-   * Milliseconds a close sent by the server (a limit, shutdown, the handler) waits for the
-   * peer's answer before the connection is reset and its memory freed. Default: 10000.
-   */
-  closeTimeoutMs: number;
-  /** Log line format. Default: `text`. */
-  logFormat: LogFormat;
-  /** Lowest level logged. Default: `info`. */
-  logLevel: LogLevel;
-  /**
-   * Listeners, one per worker thread, sharing the port through `SO_REUSEPORT` (Linux), so the
-   * server can use every core. Default: 1 (no worker threads).
-   */
-  workers: number;
-  /** PEM certificate chain and key; when set the server speaks HTTPS and WSS. Default: none. */
-  tls: { cert: string; key: string } | null;
+/** What the command line sets: the server's settings and the app it serves. */
+export interface CliConfig extends ServerSettings {
+  /** The app module to serve (its default export), as a path or URL. @default {"apps/echo/app.ts"} */
+  app: string;
 }
 
-/** A setting with a bad value: its message names the setting and the problem. */
-export class ConfigError extends Error {
-  /** How the user set it: its flag (`--port`) or environment variable (`WS_PORT`). */
-  readonly setting: string;
-  /** What is wrong with it, without the setting's name. */
-  readonly problem: string;
-
-  /** Creates the error for `setting`. */
-  constructor(setting: string, problem: string) {
-    super(`${setting}: ${problem}`);
-    this.name = "ConfigError";
-    this.setting = setting;
-    this.problem = problem;
-  }
-}
+/** The app `deno task start` serves. */
+export const DEFAULT_APP: string = new URL("../../apps/echo/app.ts", import.meta.url).href;
 
 /** Thrown by {@linkcode parseConfig} when `--help` is given; its message is the help text. */
 export class HelpRequested extends Error {
@@ -88,83 +39,15 @@ export class HelpRequested extends Error {
   }
 }
 
-/** File descriptors kept for files, the listener and the runtime when sizing `maxConnections`. */
-const RESERVED_FILE_DESCRIPTORS = 64;
-
-/** `maxConnections` when the open-files limit cannot be learnt: Linux's usual 4096, less the reserve. */
-const FALLBACK_MAX_CONNECTIONS = 4096 - RESERVED_FILE_DESCRIPTORS;
-
-/**
- * The open-files limit of this process, or `null` when it cannot be learnt. Deno raises its
- * soft limit to the hard one at start, and its sandbox hides `/proc/self/limits` unless run
- * with `-A`, so this asks util-linux's `prlimit` (the permission set allows running only it).
- */
-export function fileDescriptorLimit(): number | null {
-  if (knownFileDescriptorLimit === undefined) knownFileDescriptorLimit = askPrlimit();
-  return knownFileDescriptorLimit;
-}
-
-/** The limit once learnt: it does not change while the process runs. */
-let knownFileDescriptorLimit: number | null | undefined;
-
-function askPrlimit(): number | null {
-  try {
-    const { success, stdout } = new Deno.Command("prlimit", {
-      args: ["--pid", String(Deno.pid), "--nofile", "--raw", "--noheadings", "--output=SOFT"],
-      stdout: "piped",
-      stderr: "null",
-    }).outputSync();
-    const text = new TextDecoder().decode(stdout).trim();
-    return success && /^\d+$/.test(text) ? Number(text) : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * The local path of a `file:` URL. Not `node:url`'s `fileURLToPath`: loading Deno's Node layer
- * adds over a megabyte to the heap, which every full collection marks.
- */
-function filePath(url: URL): string {
-  const path = decodeURIComponent(url.pathname);
-  // file:///C:/dir → C:\dir
-  return Deno.build.os === "windows" ? path.slice(1).replaceAll("/", "\\") : path;
-}
-
-/** Defaults, with `maxConnections` sized to this process's file-descriptor limit. */
-export function defaultConfig(): ServerConfig {
-  const fdLimit = fileDescriptorLimit();
-  const maxMessageBytes = 16 * 1024 * 1024;
-  return {
-    port: 8181,
-    hostname: "0.0.0.0",
-    staticDir: filePath(new URL("../../static", import.meta.url)),
-    allowedOrigins: [],
-    idleTimeoutSeconds: 120,
-    readTimeoutMs: 0,
-    maxMessageBytes,
-    maxSendBufferBytes: 16 * 1024 * 1024,
-    maxReadQueueBytes: 2 * maxMessageBytes,
-    maxConnections: fdLimit === null
-      ? FALLBACK_MAX_CONNECTIONS
-      : Math.max(1, fdLimit - RESERVED_FILE_DESCRIPTORS),
-    maxConnectionsPerAddress: 0,
-    shutdownDeadlineMs: 5000,
-    closeTimeoutMs: 10_000,
-    logFormat: "text",
-    logLevel: "info",
-    workers: 1,
-    tls: null,
-  };
-}
-
 /** How one setting is read: its flag, environment variable, help text and parser. */
 interface Setting {
   flag: string;
   env: string;
   value: string;
   help: string;
-  apply(config: ServerConfig, raw: string, files: FileReads): void;
+  /** The setting it sets, if one field. */
+  key?: keyof CliConfig;
+  apply(config: Partial<CliConfig>, raw: string, files: FileReads): void;
 }
 
 /** Reads TLS files after all settings are known, since cert and key come as a pair. */
@@ -221,7 +104,19 @@ function oneOf<T extends string>(flag: string, raw: string, values: readonly T[]
 
 const SETTINGS: Setting[] = [
   {
+    flag: "--app",
+    key: "app",
+    env: "WS_APP",
+    value: "FILE",
+    help: "app module to serve: its default export declares the routes [apps/echo/app.ts]",
+    apply: (c, raw) => {
+      if (raw.trim() === "") throw new ConfigError("--app", "must not be empty");
+      c.app = appUrl(raw.trim());
+    },
+  },
+  {
     flag: "--port",
+    key: "port",
     env: "WS_PORT",
     value: "PORT",
     help: "TCP port (0 picks a free one) [8181]",
@@ -229,6 +124,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--hostname",
+    key: "hostname",
     env: "WS_HOSTNAME",
     value: "HOST",
     help: "interface to listen on [0.0.0.0]",
@@ -239,13 +135,15 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--static-dir",
+    key: "staticDir",
     env: "WS_STATIC_DIR",
     value: "DIR",
-    help: "directory of static files [static/]",
+    help: "directory of static files, instead of the app's [the app's]",
     apply: (c, raw) => c.staticDir = raw,
   },
   {
     flag: "--allowed-origins",
+    key: "allowedOrigins",
     env: "WS_ALLOWED_ORIGINS",
     value: "LIST",
     help: "comma-separated origins allowed to open WebSockets, or * [own origin only]",
@@ -263,6 +161,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--idle-timeout",
+    key: "idleTimeoutSeconds",
     env: "WS_IDLE_TIMEOUT",
     value: "DURATION",
     help: "drop a WebSocket whose peer misses a ping for this long; 0 disables [120s]",
@@ -274,6 +173,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--read-timeout",
+    key: "readTimeoutMs",
     env: "WS_READ_TIMEOUT",
     value: "DURATION",
     help: "close a session that sends nothing for this long; 0 waits forever [0]",
@@ -281,6 +181,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--max-message-size",
+    key: "maxMessageBytes",
     env: "WS_MAX_MESSAGE_SIZE",
     value: "SIZE",
     help: "largest message; larger closes with 1009 (Deno caps frames at 64MiB) [16MiB]",
@@ -288,6 +189,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--max-send-buffer",
+    key: "maxSendBufferBytes",
     env: "WS_MAX_SEND_BUFFER",
     value: "SIZE",
     help: "unsent bytes per session before it closes with 1008 [16MiB]",
@@ -295,6 +197,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--max-read-queue",
+    key: "maxReadQueueBytes",
     env: "WS_MAX_READ_QUEUE",
     value: "SIZE",
     help: "received, unhandled bytes per session before it closes with 1008 [2 x max message]",
@@ -302,6 +205,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--max-connections",
+    key: "maxConnections",
     env: "WS_MAX_CONNECTIONS",
     value: "N",
     help: "WebSocket sessions open at once; more get 503 [open-files limit - 64]",
@@ -309,6 +213,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--max-connections-per-address",
+    key: "maxConnectionsPerAddress",
     env: "WS_MAX_CONNECTIONS_PER_ADDRESS",
     value: "N",
     help: "sessions open at once per client IP; 0 is no limit [0]",
@@ -322,6 +227,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--shutdown-deadline",
+    key: "shutdownDeadlineMs",
     env: "WS_SHUTDOWN_DEADLINE",
     value: "DURATION",
     help: "longest graceful shutdown before exiting anyway [5s]",
@@ -329,6 +235,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--close-timeout",
+    key: "closeTimeoutMs",
     env: "WS_CLOSE_TIMEOUT",
     value: "DURATION",
     help: "reset a connection whose peer has not answered the server's close by then [10s]",
@@ -336,6 +243,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--log-format",
+    key: "logFormat",
     env: "WS_LOG_FORMAT",
     value: "FORMAT",
     help: "text or json [text]",
@@ -343,6 +251,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--log-level",
+    key: "logLevel",
     env: "WS_LOG_LEVEL",
     value: "LEVEL",
     help: "debug, info, warn or error (debug logs message contents) [info]",
@@ -350,6 +259,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--workers",
+    key: "workers",
     env: "WS_WORKERS",
     value: "N",
     help: "listeners sharing the port, one per thread; use the core count to scale [1]",
@@ -357,6 +267,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--tls-cert",
+    key: "tls",
     env: "WS_TLS_CERT",
     value: "FILE",
     help: "PEM certificate chain; with --tls-key serves HTTPS and WSS [none]",
@@ -364,6 +275,7 @@ const SETTINGS: Setting[] = [
   },
   {
     flag: "--tls-key",
+    key: "tls",
     env: "WS_TLS_KEY",
     value: "FILE",
     help: "PEM private key for --tls-cert [none]",
@@ -376,7 +288,8 @@ export function helpText(): string {
   const lines = [
     "Usage: deno run -P main.ts [options]",
     "",
-    'Serves WebSocket echo on /echo (subprotocol "echo") and static files on every other path.',
+    "Serves an app: its WebSocket routes, its HTTP routes and its static files (by default the",
+    'echo app: WebSocket echo on /echo, subprotocol "echo", and the demo page).',
     "Each option can also be set by its environment variable; a flag wins.",
     "",
   ];
@@ -396,10 +309,11 @@ function readPem(flag: string, path: string): string {
   }
 }
 
-function checkStaticDir(path: string): void {
+/** Throws a {@linkcode ConfigError} for `setting` unless `path` is a readable directory. */
+export function checkStaticDir(setting: string, path: string): void {
   const fail = (error: unknown): never => {
     const why = error instanceof Deno.errors.NotFound ? "no such directory" : String(error);
-    throw new ConfigError("--static-dir", `cannot read "${path}": ${why}`);
+    throw new ConfigError(setting, `cannot read "${path}": ${why}`);
   };
   let info: Deno.FileInfo | undefined;
   try {
@@ -407,7 +321,7 @@ function checkStaticDir(path: string): void {
   } catch (error) {
     fail(error);
   }
-  if (!info?.isDirectory) throw new ConfigError("--static-dir", `"${path}" is not a directory`);
+  if (!info?.isDirectory) throw new ConfigError(setting, `"${path}" is not a directory`);
   try {
     Deno.readDirSync(path)[Symbol.iterator]().next();
   } catch (error) {
@@ -416,15 +330,38 @@ function checkStaticDir(path: string): void {
 }
 
 /**
+ * How the user gave the setting the library calls `key` (`staticDir` → `--static-dir`, or
+ * `WS_STATIC_DIR` when only the variable is set); other names stay as they are.
+ */
+export function settingName(
+  key: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): string {
+  const setting = SETTINGS.find((s) => s.key === key);
+  if (!setting) return key;
+  const flagged = args.some((arg) => arg === setting.flag || arg.startsWith(`${setting.flag}=`));
+  return !flagged && env[setting.env] !== undefined ? setting.env : setting.flag;
+}
+
+/** An app path as a module URL: relative paths are from the working directory. */
+function appUrl(path: string): string {
+  if (/^(file|https?):/.test(path)) return path;
+  const absolute = path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
+  return new URL(`file://${absolute.split("/").map(encodeURIComponent).join("/")}`).href;
+}
+
+/**
  * Builds the configuration from `args` (flags) over `env` (environment variables) over the
  * defaults, and validates it: the static directory must be readable, and TLS files readable
- * and given as a pair.
+ * and given as a pair. Without `--max-connections` it asks `prlimit` for this process's
+ * open-files limit (the permission set allows running only it): a command-line concern.
  *
- * @throws {ConfigError} for a bad or unknown setting.
+ * @throws {ConfigError} for a bad or unknown setting, named as the user gave it.
  * @throws {HelpRequested} for `--help`.
  */
-export function parseConfig(args: string[], env: Record<string, string | undefined>): ServerConfig {
-  const config = defaultConfig();
+export function parseConfig(args: string[], env: Record<string, string | undefined>): CliConfig {
+  const given: Partial<CliConfig> = {};
   const files: FileReads = {};
   const byFlag = new Map(SETTINGS.map((s) => [s.flag, s]));
   const fromFlags = new Map<Setting, string>();
@@ -439,37 +376,42 @@ export function parseConfig(args: string[], env: Record<string, string | undefin
     else if (i + 1 < args.length) fromFlags.set(setting, args[++i]);
     else throw new ConfigError(flag, "missing value");
   }
-  let readQueueSet = false;
+  /** How each setting was given: its flag, or its variable when only that was set. */
+  const names = new Map<string, string>();
   for (const setting of SETTINGS) {
     const flagged = fromFlags.get(setting);
     const raw = flagged ?? env[setting.env];
+    if (setting.key) {
+      names.set(
+        setting.key,
+        flagged === undefined && raw !== undefined ? setting.env : setting.flag,
+      );
+    }
     if (raw === undefined) continue;
     try {
-      setting.apply(config, raw, files);
+      setting.apply(given, raw, files);
     } catch (error) {
       // Name what the user actually set: WS_PORT=abc is an environment variable, not --port.
       if (flagged !== undefined || !(error instanceof ConfigError)) throw error;
       throw new ConfigError(setting.env, error.problem);
     }
-    if (setting.flag === "--max-read-queue") readQueueSet = true;
-  }
-  if (!readQueueSet) config.maxReadQueueBytes = 2 * config.maxMessageBytes;
-  if (config.maxReadQueueBytes < config.maxMessageBytes) {
-    throw new ConfigError("--max-read-queue", "must be at least --max-message-size");
   }
   if ((files.tlsCertFile === undefined) !== (files.tlsKeyFile === undefined)) {
     const missing = files.tlsCertFile === undefined ? "--tls-cert" : "--tls-key";
     throw new ConfigError(missing, "TLS needs both --tls-cert and --tls-key");
   }
   if (files.tlsCertFile !== undefined && files.tlsKeyFile !== undefined) {
-    config.tls = {
+    given.tls = {
       cert: readPem("--tls-cert", files.tlsCertFile),
       key: readPem("--tls-key", files.tlsKeyFile),
     };
   }
-  if (config.workers > 1 && config.port === 0) {
-    throw new ConfigError("--workers", "several workers need a fixed --port to share");
+  if (given.maxConnections === undefined) {
+    const limit = fileDescriptorLimit();
+    if (limit !== null) given.maxConnections = Math.max(1, limit - RESERVED_FILE_DESCRIPTORS);
   }
-  checkStaticDir(config.staticDir);
-  return config;
+  const { app = DEFAULT_APP, ...settings } = given;
+  const resolved = resolveSettings(settings, (key) => names.get(key) ?? key);
+  if (resolved.staticDir !== null) checkStaticDir(names.get("staticDir")!, resolved.staticDir);
+  return { ...resolved, app };
 }

@@ -5,10 +5,12 @@
  * @example
  * ```ts
  * import { createServer } from "./server.ts";
- * import { exitOnSignals } from "./lifecycle.ts";
+ * import { exitOnSignals } from "./signals.ts";
  *
- * const server = createServer({ port: 0 });
- * exitOnSignals(server, { deadlineMs: 5000 });
+ * const server = createServer({}, { port: 0 });
+ * const stopHandling = exitOnSignals(server, { deadlineMs: 5000 });
+ * stopHandling();
+ * await server.shutdown();
  * ```
  * @module
  */
@@ -23,9 +25,9 @@ export interface Stoppable {
 
 /** Options for {@linkcode exitOnSignals}. */
 export interface ExitOnSignalsOptions {
-  /** Milliseconds the graceful shutdown may take before the process exits with 1. Default: 5000. */
+  /** Milliseconds the graceful shutdown may take before the process exits with 1. @default {5000} */
   deadlineMs?: number;
-  /** Where the shutdown lines go. Default: none. */
+  /** Where the shutdown lines go. @default {undefined} (nowhere) */
   logger?: Logger;
 }
 
@@ -34,9 +36,10 @@ const FORCED_EXIT_STATUS = 1;
 
 /**
  * On the first SIGTERM or SIGINT, shuts `server` down gracefully and exits 0 when done (or 1
- * at the deadline); a second signal exits at once with 1.
+ * at the deadline); a second signal exits at once with 1. Returns a function that stops
+ * handling the signals (the listeners would otherwise keep the process alive).
  */
-export function exitOnSignals(server: Stoppable, options: ExitOnSignalsOptions = {}): void {
+export function exitOnSignals(server: Stoppable, options: ExitOnSignalsOptions = {}): () => void {
   const deadlineMs = options.deadlineMs ?? 5000;
   const { logger } = options;
   let signalled = false;
@@ -66,7 +69,12 @@ export function exitOnSignals(server: Stoppable, options: ExitOnSignalsOptions =
       Deno.exit(FORCED_EXIT_STATUS);
     });
   };
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    Deno.addSignalListener(signal, () => onSignal(signal));
-  }
+  const listeners = (["SIGTERM", "SIGINT"] as const).map((signal) => {
+    const listener = () => onSignal(signal);
+    Deno.addSignalListener(signal, listener);
+    return [signal, listener] as const;
+  });
+  return () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
 }
