@@ -51,7 +51,7 @@ ENV DENO_NO_UPDATE_CHECK=1 \
 
 WORKDIR /app
 COPY --from=build --chown=deno:deno /deno-dir/ /deno-dir/
-COPY --from=build /app/ ./
+COPY --from=build --chown=root:root /app/ ./
 USER deno
 
 EXPOSE 8181

@@ -7,6 +7,8 @@
 
 import { createLogger } from "../src/log.ts";
 import type { Logger, LogLevel } from "../src/log.ts";
+import echoApp from "../apps/echo/app.ts";
+import type { App, SessionHandler } from "../src/app.ts";
 import { createServer } from "../src/server/server.ts";
 import type { Server, ServerOptions } from "../src/server/server.ts";
 
@@ -21,8 +23,8 @@ export interface CapturedLog {
   waitFor(pattern: RegExp): Promise<string>;
 }
 
-/** Creates a {@linkcode CapturedLog} at `level` (default `debug`). */
-export function captureLog(level: LogLevel = "debug"): CapturedLog {
+/** Creates a {@linkcode CapturedLog} at `level` (default `info`, the server's). */
+export function captureLog(level: LogLevel = "info"): CapturedLog {
   const lines: string[] = [];
   const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
   const write = (line: string) => {
@@ -51,22 +53,35 @@ export interface TestServer extends AsyncDisposable {
   ws: string;
 }
 
-/** Options of {@linkcode startServer} beyond the server's own. */
-export interface TestServerOptions {
-  /**
-   * Level of the captured log. Default: `debug`, so tests see every line. At `info` (the
-   * server's default) the echo takes its own path, which debug logging turns off.
-   */
+/** Options of {@linkcode startServer}: the server's own, plus the app. */
+export interface TestServerOptions extends ServerOptions {
+  /** The app to serve. Default: the echo app (`apps/echo/app.ts`). */
+  app?: App;
+}
+
+/** An app with one WebSocket route, `path` speaking `protocol`, whose sessions `handler` runs. */
+export function appWith(handler: SessionHandler, protocol = "echo", path = "/echo"): App {
+  return { websocket: { [path]: { [protocol]: () => handler } } };
+}
+
+/** Options of the test's log. */
+export interface TestLogOptions {
+  /** Level of the captured log. Default: `info`, the server's own, so tests run its path. */
   logLevel?: LogLevel;
 }
 
 /** Starts a server on 127.0.0.1 and a free port; dispose it (`await using`) to shut it down. */
 export function startServer(
-  options: ServerOptions = {},
-  { logLevel = "debug" }: TestServerOptions = {},
+  { app = echoApp, ...options }: TestServerOptions = {},
+  { logLevel = "info" }: TestLogOptions = {},
 ): TestServer {
   const log = captureLog(logLevel);
-  const server = createServer({ port: 0, hostname: "127.0.0.1", logger: log.logger, ...options });
+  const server = createServer(app, {
+    port: 0,
+    hostname: "127.0.0.1",
+    logger: log.logger,
+    ...options,
+  });
   const { port } = server.addr;
   return {
     server,

@@ -1,13 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  ConfigError,
-  defaultConfig,
-  HelpRequested,
-  parseBytes,
-  parseConfig,
-  parseDurationMs,
-} from "../src/config/config.ts";
+import { HelpRequested, parseBytes, parseConfig, parseDurationMs } from "../src/config/cli.ts";
+import { ConfigError } from "../src/config/settings.ts";
 import { isServerLine, mainCommand } from "./_helpers.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
@@ -33,7 +27,8 @@ Deno.test("defaults serve port 8181 on all interfaces with the peers' limits", (
   assert.equal(config.maxConnectionsPerAddress, 0);
   assert.equal(config.readTimeoutMs, 0);
   assert.equal(config.tls, null);
-  assert.ok(config.staticDir.endsWith("/static"));
+  assert.equal(config.staticDir, null, "the app's");
+  assert.match(config.app, /apps\/echo\/app\.ts$/);
 });
 
 Deno.test("the default connection limit follows the open-files limit", () => {
@@ -42,7 +37,7 @@ Deno.test("the default connection limit follows the open-files limit", () => {
     .outputSync();
   const limit = Number(new TextDecoder().decode(stdout).trim());
   assert.ok(limit > 64);
-  assert.equal(defaultConfig().maxConnections, limit - 64);
+  assert.equal(parseConfig([], {}).maxConnections, limit - 64);
 });
 
 Deno.test("flags win over environment variables, which win over defaults", () => {

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import {
+  appWith,
   captureLog,
   closePayload,
   encodeClientFrame,
@@ -18,7 +19,7 @@ import {
 } from "./_helpers.ts";
 import { spawnServer, writeAll } from "./_process.ts";
 import { createLogger, MAX_FIELD_CHARS } from "../src/log.ts";
-import type { SessionRequest, WebSocketSession } from "../src/mod.ts";
+import type { WebSocketSession } from "../src/mod.ts";
 
 const BAD_HOSTS = ["127..0.1:8181", "a b", "[::1", "127.0.0.1:18$06", "x/y", "a?b", "h:99999"];
 
@@ -97,9 +98,8 @@ Deno.test("log lines cap every text field at 200 characters, in text and json", 
 
 /** A handler that counts the sessions it ran, echoing until the session ends. */
 class CountingHandler {
-  readonly socketProtocol = "echo";
   ran = 0;
-  handleSession(_request: SessionRequest, session: WebSocketSession): Promise<void> {
+  handleSession(session: WebSocketSession): Promise<void> {
     this.ran++;
     return session.echo();
   }
@@ -108,9 +108,7 @@ class CountingHandler {
 Deno.test("sessions closed or reset right after the 101 are each counted, logged open and closed, and their handlers run", async () => {
   const handler = new CountingHandler();
   const log = captureLog("info");
-  await using t = startServer({ producer: () => handler, logger: log.logger }, {
-    logLevel: "info",
-  });
+  await using t = startServer({ app: appWith(handler), logger: log.logger });
   const codes = [1000, 1001, 1002, 1003, 4000, 4999];
   const perCode = 20;
   const resets = 40;

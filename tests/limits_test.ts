@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  appWith,
   closeEvent,
   closeWebSocket,
   encodeClientFrame,
@@ -13,7 +14,6 @@ import {
   startServer,
 } from "./_helpers.ts";
 import type { TestServer } from "./_helpers.ts";
-import type { SessionRequest } from "../src/websocket/route.ts";
 import type { WebSocketSession } from "../src/websocket/session.ts";
 
 /** Proves the server still serves a normal client after a limit was hit. */
@@ -142,6 +142,7 @@ for (
   Deno.test(`an echo client that does not read is closed with 1008 and its memory freed (${mode.name} mode)`, async () => {
     const limit = 256 * 1024;
     await using t = startServer({
+      maxMessageBytes: limit,
       maxSendBufferBytes: limit,
       maxReadQueueBytes: limit,
       ...mode.options,
@@ -171,16 +172,15 @@ for (
 Deno.test("a handler that ignores backpressure is closed with 1008 at the send-buffer limit", async () => {
   const limit = 256 * 1024;
   const handler = {
-    socketProtocol: "echo",
-    async handleSession(_request: SessionRequest, session: WebSocketSession) {
+    async handleSession(session: WebSocketSession) {
       // Fire-and-forget sends: only the send-buffer limit stands between this and the heap.
       for await (const message of session) {
-        for (let i = 0; i < 64 && session.isConnected; i++) void session.send(message);
+        for (let i = 0; i < 64 && session.isConnected; i++) void session.send(message.data);
       }
     },
   };
   await using t = startServer({
-    producer: () => handler,
+    app: appWith(handler),
     maxSendBufferBytes: limit,
     maxReadQueueBytes: 64 * limit,
   });

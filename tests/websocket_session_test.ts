@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import type { SessionRequest, WebSocketSessionHandler } from "../src/websocket/route.ts";
-import { utf8ByteLength, WebSocketSession } from "../src/websocket/session.ts";
+import { WebSocketSession } from "../src/websocket/session.ts";
+import { utf8ByteLength } from "../src/websocket/utf8.ts";
 import {
+  appWith,
   closeEvent,
   closeWebSocket,
   nextMessage,
@@ -11,16 +12,9 @@ import {
 } from "./_helpers.ts";
 import type { TestServer } from "./_helpers.ts";
 
-/** A handler whose body is the test's own function, under protocol `test`. */
-function handlerOf(run: (session: WebSocketSession) => Promise<void>): WebSocketSessionHandler {
-  return {
-    socketProtocol: "test",
-    handleSession: (_request: SessionRequest, session: WebSocketSession) => run(session),
-  };
-}
-
+/** A server whose `/echo` route speaks `test`, its sessions run by the test's own function. */
 function serverWith(run: (session: WebSocketSession) => Promise<void>): TestServer {
-  return startServer({ producer: () => handlerOf(run), supportedProtocols: ["test"] });
+  return startServer({ app: appWith(run, "test") });
 }
 
 /** A promise with its resolver, for handing values out of a handler. */
@@ -100,17 +94,12 @@ Deno.test("push mode hands text as a string and binary as bytes, in order", asyn
 Deno.test("echo mode answers every message with itself, queued ones first, and counts them", async () => {
   const gate = deferred<void>();
   const counts = deferred<number[]>();
-  // Below debug level: message lines would send every message the general way.
-  await using t = startServer({
-    producer: () =>
-      handlerOf(async (session) => {
-        await gate.promise;
-        await session.echo();
-        await session.closed;
-        counts.resolve([session.messagesReceived, session.messagesSent]);
-      }),
-    supportedProtocols: ["test"],
-  }, { logLevel: "info" });
+  await using t = serverWith(async (session) => {
+    await gate.promise;
+    await session.echo();
+    await session.closed;
+    counts.resolve([session.messagesReceived, session.messagesSent]);
+  });
   const socket = await openWebSocket(`${t.ws}/echo`, "test");
   socket.send("queued");
   socket.send(new Uint8Array([1, 2, 3]));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultConfig } from "../src/config/config.ts";
+import { resolveSettings } from "../src/config/settings.ts";
 import { startWorkerPool } from "../src/server/worker_pool.ts";
 import { closeWebSocket, nextMessage, openWebSocket } from "./_helpers.ts";
 
@@ -13,13 +13,11 @@ function freePort(): number {
 
 Deno.test("a pool of two workers shares one port, echoes, and shuts down", async () => {
   const port = freePort();
-  const pool = await startWorkerPool({
-    ...defaultConfig(),
-    port,
-    hostname: "127.0.0.1",
-    workers: 2,
-    logLevel: "error",
-  });
+  const app = new URL("../apps/echo/app.ts", import.meta.url);
+  const pool = await startWorkerPool(
+    app,
+    resolveSettings({ port, hostname: "127.0.0.1", workers: 2, logLevel: "error" }),
+  );
   assert.equal(pool.size, 2);
   try {
     const sockets = await Promise.all(

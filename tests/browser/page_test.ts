@@ -17,6 +17,7 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
+import echoApp from "../../apps/echo/app.ts";
 import { createServer } from "../../src/server/server.ts";
 import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from "./chromium.ts";
 
@@ -115,7 +116,7 @@ Deno.test({
       `CI is set but there is no Chromium at ${CHROMIUM_PATH}: install it with apt-get`,
     );
 
-    let server: Server | undefined = createServer({
+    let server: Server | undefined = createServer(echoApp, {
       port: 0,
       hostname: HOSTNAME,
       logLevel: "error",
@@ -211,7 +212,7 @@ Deno.test({
 
       await t.step("page reconnects by itself to a server restarted on the same port", async () => {
         const connectedBefore = await entryCount(page, "event");
-        server = createServer({ port, hostname: HOSTNAME, logLevel: "error" });
+        server = createServer(echoApp, { port, hostname: HOSTNAME, logLevel: "error" });
         assert.equal(server.addr.port, port);
         // Automatic retries back off up to 10 s; allow a few of them.
         await page.waitForSelector('#status[data-state="connected"]', { timeout: 60_000 });
