@@ -426,11 +426,16 @@ export interface SpawnOptions {
   nofile?: number;
   /** Environment variables beside the ones every run gets. Default: none. */
   env?: Record<string, string>;
+  /** Deno's arguments before `args`: another program than the server's. Default: `run -P main.ts`. */
+  program?: string[];
 }
 
 /** The real server process: `deno run -P main.ts ARGS` from the repository root, piped. */
-export function mainCommand(args: string[], { nofile, env }: SpawnOptions = {}): Deno.Command {
-  const deno = [Deno.execPath(), "run", "-P", "main.ts", ...args];
+export function mainCommand(
+  args: string[],
+  { nofile, env, program = ["run", "-P", "main.ts"] }: SpawnOptions = {},
+): Deno.Command {
+  const deno = [Deno.execPath(), ...program, ...args];
   const command = nofile === undefined
     ? deno
     : ["prlimit", `--nofile=${nofile}:${nofile}`, ...deno];

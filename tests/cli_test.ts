@@ -40,3 +40,13 @@ Deno.test("a bad value in the environment is reported under its variable's name"
   assert.equal(code, 2);
   assert.deepEqual(lines, ['error: WS_PORT: expected a whole number, got "abc"']);
 });
+
+Deno.test("an app module that cannot be loaded, or declares no app, stops the server with one line naming --app", async () => {
+  const missing = await run(["--port=0", "--app=tests/fixtures/no_such_app.ts"]);
+  assert.equal(missing.code, 2);
+  assert.equal(missing.lines.length, 1, missing.lines.join("\n"));
+  assert.match(missing.lines[0], /^error: --app: cannot load file:\/\/.*no_such_app\.ts: /);
+  const notAnApp = await run(["--port=0"], { WS_APP: "tests/fixtures/_helpers_reexport.ts" });
+  assert.equal(notAnApp.code, 2);
+  assert.match(notAnApp.lines[0], /^error: WS_APP: .* has no default export declaring an app$/);
+});
