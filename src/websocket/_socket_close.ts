@@ -20,6 +20,8 @@
  */
 
 import { descriptorOf, resetConnection } from "./_tcp.ts";
+import { CloseCode } from "./close.ts";
+import type { CloseInfo } from "./close.ts";
 
 // deno-lint-ignore no-explicit-any
 type Internals = Record<symbol, any>;
@@ -67,4 +69,28 @@ export function abortSocket(
     internal?.core?.tryClose((socket as unknown as Internals)[ridKey]);
   }
   return "dropped";
+}
+
+/**
+ * How a session ended, as the wire saw it: a close this side sent counts once the peer
+ * answered it (a clean close with a code; Deno reports 1005 when the peer just hangs up),
+ * otherwise the connection dropped: 1006.
+ */
+export function closeInfoOf(
+  event: CloseEvent,
+  sent: { code: number; reason: string } | undefined,
+  aborted: "reset" | "dropped" | undefined,
+): CloseInfo {
+  const answered = event.wasClean && event.code !== 1005 && event.code !== 0;
+  const info: CloseInfo = sent
+    ? answered
+      ? { code: sent.code, reason: sent.reason, wasClean: true }
+      : { code: CloseCode.Abnormal, reason: sent.reason, wasClean: false, closeSent: sent.code }
+    : {
+      code: event.code === 0 ? CloseCode.Abnormal : event.code,
+      reason: event.reason,
+      wasClean: event.wasClean,
+    };
+  if (aborted) info.aborted = aborted;
+  return info;
 }

@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CloseInfo } from "./close.ts";
 import type { DrainActivity } from "./_drain.ts";
-import type { WebSocketSession } from "./session.ts";
+import type { SessionCore } from "./session_core.ts";
 
 export type { DrainActivity };
 
@@ -79,9 +79,9 @@ export interface DrainOptions {
  */
 export interface SessionObserver {
   /** The session is open: its handler may start. */
-  sessionOpened(session: WebSocketSession): void;
+  sessionOpened(session: SessionCore): void;
   /** The session has closed (or failed to open). */
-  sessionClosed(session: WebSocketSession, info: CloseInfo): void;
+  sessionClosed(session: SessionCore, info: CloseInfo): void;
 }
 
 /** The default send high-water mark. */

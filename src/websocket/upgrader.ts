@@ -30,6 +30,7 @@ import { readHandshake, RefusalReason, refusalResponse } from "./handshake.ts";
 import type { HandshakeRefusal } from "./handshake.ts";
 import { originPolicy } from "./origin.ts";
 import { WebSocketSession } from "./session.ts";
+import type { SessionCore } from "./session_core.ts";
 import type { SessionLimits, SessionObserver } from "./session_options.ts";
 
 /** What the upgrader keeps for one session until it has closed and its handler returned. */
@@ -294,7 +295,8 @@ export class WebSocketUpgrader implements SessionObserver {
   }
 
   /** Runs the session's handler once it is open ({@linkcode SessionObserver}). */
-  sessionOpened(session: WebSocketSession): void {
+  sessionOpened(core: SessionCore): void {
+    const session = core as WebSocketSession;
     const entry = this.#sessions.get(session);
     if (!entry) return;
     this.#metrics?.countSessionOpen();
@@ -342,7 +344,8 @@ export class WebSocketUpgrader implements SessionObserver {
   }
 
   /** Notes how the session ended ({@linkcode SessionObserver}). */
-  sessionClosed(session: WebSocketSession, info: CloseInfo): void {
+  sessionClosed(core: SessionCore, info: CloseInfo): void {
+    const session = core as WebSocketSession;
     const entry = this.#sessions.get(session);
     if (!entry) return;
     entry.closeInfo = info;
