@@ -38,6 +38,8 @@ export type { ExitOnSignalsOptions, Stoppable } from "./server/signals.ts";
 export { ConfigError, DEFAULT_SETTINGS, resolveSettings } from "./config/settings.ts";
 export type { ServerSettings } from "./config/settings.ts";
 export { WebSocketSession } from "./websocket/session.ts";
+export { SessionCore } from "./websocket/session_core.ts";
+export { ShutdownDrain } from "./websocket/drain.ts";
 export type { MessageListener } from "./websocket/session.ts";
 export type {
   DrainActivity,
@@ -52,3 +54,4 @@ export type { CloseInfo } from "./websocket/close.ts";
 export { createLogger } from "./log.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
 export { Metrics } from "./metrics.ts";
+export type { MessageKind, TrafficCounters } from "./metrics.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ShutdownDrain } from "./_drain.ts";
+import type { ShutdownDrain } from "./drain.ts";
 
 /** One WebSocket data message, with its kind. */
 export type WebSocketMessage =

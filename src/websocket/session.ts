@@ -26,7 +26,7 @@
  */
 
 import { DEFAULT_SETTINGS, defaultReadQueueBytes } from "../config/settings.ts";
-import type { ShutdownDrain } from "./_drain.ts";
+import type { ShutdownDrain } from "./drain.ts";
 import { CloseCode } from "./close.ts";
 import { MessageReader } from "./reader.ts";
 import type { ReadOptions, WebSocketMessage } from "./reader.ts";

@@ -10,7 +10,7 @@
 import { DEFAULT_SETTINGS } from "../config/settings.ts";
 import type { LogFields, Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
-import { DEFAULT_SHUTDOWN_GRACE_MS, ShutdownDrain } from "./_drain.ts";
+import { DEFAULT_SHUTDOWN_GRACE_MS, ShutdownDrain } from "./drain.ts";
 import { checkSendBuffer } from "./_send_buffer.ts";
 import { abortSocket, closeInfoOf, closeSocket } from "./_socket_close.ts";
 import { CloseCode } from "./close.ts";

@@ -8,7 +8,7 @@
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CloseInfo } from "./close.ts";
-import type { DrainActivity } from "./_drain.ts";
+import type { DrainActivity } from "./drain.ts";
 import type { SessionCore } from "./session_core.ts";
 
 export type { DrainActivity };

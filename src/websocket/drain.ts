@@ -8,6 +8,7 @@
 
 /** When the last message of any session draining together arrived (`performance.now()`). */
 export interface DrainActivity {
+  /** `performance.now()` of the last message taken on. */
   lastMessageMs: number;
 }
 
