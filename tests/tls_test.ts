@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import {
   closePayload,
   encodeClientFrame,
-  FrameReader,
+  type FrameReader,
   isServerLine,
   mainCommand,
   Opcode,
