@@ -89,6 +89,16 @@ export class WebSocketSession extends SessionCore implements AsyncIterable<WebSo
     this.#reader?.startDrain(drain);
   }
 
+  /** Sends a text message; see {@linkcode SessionCore.send}. */
+  sendText(text: string): Promise<void> {
+    return this.send(text);
+  }
+
+  /** Sends a binary message; see {@linkcode SessionCore.send}. */
+  sendBinary(data: Uint8Array | ArrayBuffer): Promise<void> {
+    return this.send(data);
+  }
+
   /**
    * Reads the next message, text or binary. Queued messages are returned first, in order.
    *

@@ -145,7 +145,7 @@ export abstract class SessionCore {
   /**
    * Learns that the socket opened by looking at `readyState` on the next turns of the event
    * loop: an "open" listener would make every message of every session dearer (measured in
-   * bench/README.md, "Runtime limits").
+   * bench/README.md, "Instructions, not seconds").
    */
   #awaitOpen(delayMs: number): void {
     this.#openTimer = setTimeout(() => {
@@ -189,13 +189,7 @@ export abstract class SessionCore {
       );
       return;
     }
-    if (this.#debug) {
-      this.log("debug", "session.message", {
-        kind: text ? "text" : "binary",
-        bytes,
-        data: text ? data : undefined,
-      });
-    }
+    if (this.#debug) this.#logMessage(data, bytes);
     if (text) {
       // Only text needs its size remembered: bytes know their length.
       this.#lastText = data;
@@ -304,7 +298,7 @@ export abstract class SessionCore {
 
   /**
    * Echo's own path, whatever the log level: without it the 32-byte echo runs about 5 % more
-   * instructions per message (bench/README.md, "Instructions per message"). The message goes
+   * instructions per message (bench/README.md, "Instructions, not seconds"). The message goes
    * straight back, without the listener call, the view over the bytes or the remembered text;
    * one over the size limit takes the general path, which closes the session.
    */
@@ -313,9 +307,7 @@ export abstract class SessionCore {
     const bytes = text ? utf8ByteLength(data) : data.byteLength;
     if (bytes > this.#maxMessageBytes) return this.#receive(data);
     const kind = text ? "text" : "binary";
-    if (this.#debug) {
-      this.log("debug", "session.message", { kind, bytes, data: text ? data : undefined });
-    }
+    if (this.#debug) this.#logMessage(data, bytes);
     this.#socket.send(data);
     this.messagesReceived++;
     this.bytesReceived += bytes;
@@ -344,16 +336,6 @@ export abstract class SessionCore {
       this.#metrics?.countMessageOut("binary", bytes);
     }
     return this.#sent(bytes);
-  }
-
-  /** Sends a text message; see {@linkcode WebSocketSession.send}. */
-  sendText(text: string): Promise<void> {
-    return this.send(text);
-  }
-
-  /** Sends a binary message; see {@linkcode WebSocketSession.send}. */
-  sendBinary(data: Uint8Array | ArrayBuffer): Promise<void> {
-    return this.send(data);
   }
 
   /**
@@ -498,6 +480,16 @@ export abstract class SessionCore {
   /** Bytes handed to the socket and not yet written to the network. */
   get bufferedAmount(): number {
     return this.#socket.bufferedAmount;
+  }
+
+  /** The `debug` line of one received message, with its text. */
+  #logMessage(data: string | ArrayBuffer, bytes: number): void {
+    const text = typeof data === "string";
+    this.log("debug", "session.message", {
+      kind: text ? "text" : "binary",
+      bytes,
+      data: text ? data : undefined,
+    });
   }
 
   /** Logs a line about this session. */
