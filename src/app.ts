@@ -22,6 +22,7 @@
  * @module
  */
 
+import type { PubSub } from "./topics/registry.ts";
 import type { WebSocketSession } from "./websocket/session.ts";
 
 /**
@@ -83,6 +84,11 @@ export interface App {
   http?: HttpRoute[];
   /** Directory of static files for every other path (a path or `file:` URL); none answers 404. @default {undefined} */
   static?: string | URL;
+  /**
+   * Runs once per listener (in each worker thread) before it serves, with its topics: to
+   * publish from the app, or to follow subscriber counts. @default {undefined}
+   */
+  setup?: (pubsub: PubSub) => void;
 }
 
 /** Returns `app` as it is: a helper for type-checking an app declared in its own module. */

@@ -73,6 +73,16 @@ export class Metrics {
   staticCacheLoads = 0;
   /** Requests refused before routing (an unparsable `Host`), by reason. */
   readonly badRequests: Map<string, number> = new Map();
+  /** Topics with a subscriber now. */
+  topics = 0;
+  /** Subscriptions now. */
+  subscriptions = 0;
+  /** Messages published (by sessions, the app or the server). */
+  publishes = 0;
+  /** Published messages handed to a subscriber. */
+  deliveries = 0;
+  /** Published messages not handed to a subscriber, by reason (`closing`: its close had begun). */
+  readonly deliveriesDropped: Map<string, number> = new Map();
 
   /** Counts one message received from a client. */
   countMessageIn(kind: MessageKind, bytes: number): void {
@@ -109,6 +119,19 @@ export class Metrics {
   /** Counts a file read into the static-file cache. */
   countStaticCacheLoad(): void {
     this.staticCacheLoads++;
+  }
+
+  /** Counts one publish. */
+  countPublish(): void {
+    this.publishes++;
+  }
+
+  /** Counts the deliveries of one publish, and those dropped because the subscriber was closing. */
+  countDeliveries(delivered: number, dropped: number): void {
+    this.deliveries += delivered;
+    if (dropped > 0) {
+      this.deliveriesDropped.set("closing", (this.deliveriesDropped.get("closing") ?? 0) + dropped);
+    }
   }
 
   /** Counts a request refused before routing. */
@@ -168,6 +191,24 @@ export class Metrics {
       "counter",
       "Requests refused before routing, by reason.",
       labelled("http_bad_requests_total", "reason", this.badRequests),
+    );
+    family("websocket_topics", "gauge", "Topics with a subscriber.", [
+      `websocket_topics ${this.topics}`,
+    ]);
+    family("websocket_subscriptions", "gauge", "Topic subscriptions.", [
+      `websocket_subscriptions ${this.subscriptions}`,
+    ]);
+    family("websocket_publishes_total", "counter", "Messages published to topics.", [
+      `websocket_publishes_total ${this.publishes}`,
+    ]);
+    family("websocket_deliveries_total", "counter", "Published messages handed to subscribers.", [
+      `websocket_deliveries_total ${this.deliveries}`,
+    ]);
+    family(
+      "websocket_deliveries_dropped_total",
+      "counter",
+      "Published messages not handed to a subscriber, by reason.",
+      labelled("websocket_deliveries_dropped_total", "reason", this.deliveriesDropped),
     );
     return lines.join("\n") + "\n";
   }

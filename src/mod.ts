@@ -53,5 +53,15 @@ export { CloseCode } from "./websocket/close.ts";
 export type { CloseInfo } from "./websocket/close.ts";
 export { createLogger } from "./log.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
+export { TopicError } from "./topics/topic_name.ts";
+export { TopicRegistry } from "./topics/registry.ts";
+export { MAX_TOPIC_BYTES } from "./topics/topic_name.ts";
+export type {
+  PublishOptions,
+  PubSub,
+  Subscriber,
+  SubscriberCountListener,
+  TopicRegistryOptions,
+} from "./topics/registry.ts";
 export { Metrics } from "./metrics.ts";
 export type { MessageKind, TrafficCounters } from "./metrics.ts";

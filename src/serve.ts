@@ -29,7 +29,7 @@ import { exitOnSignals } from "./server/signals.ts";
 import { startWorkerPool } from "./server/worker_pool.ts";
 
 /** Options for {@linkcode serve}: the server's settings, a logger, and signal handling. */
-export interface ServeOptions extends Omit<ServerOptions, "reusePort" | "worker"> {
+export interface ServeOptions extends Omit<ServerOptions, "reusePort" | "worker" | "hub"> {
   /**
    * Shut down gracefully on SIGINT and SIGTERM and exit the process when done; turn off in
    * tests and when embedding the server in a program that handles signals itself.
@@ -78,6 +78,8 @@ export async function serve(
   }
   return {
     addr: server.addr,
+    publish: (topic, data) => server.publish(topic, data),
+    subscriberCount: (topic) => server.subscriberCount(topic),
     // Shut down by the program: the signals need no handling any more.
     shutdown: () => server.shutdown().finally(stopHandling),
   };

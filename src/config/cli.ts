@@ -258,6 +258,15 @@ const SETTINGS: Setting[] = [
     apply: (c, raw) => c.logLevel = oneOf("--log-level", raw, LOG_LEVELS),
   },
   {
+    flag: "--max-topics-per-session",
+    key: "maxTopicsPerSession",
+    env: "WS_MAX_TOPICS_PER_SESSION",
+    value: "N",
+    help: "topics one session may subscribe to [100]",
+    apply: (c, raw) =>
+      c.maxTopicsPerSession = parseInteger("--max-topics-per-session", raw, 1, 1_000_000),
+  },
+  {
     flag: "--workers",
     key: "workers",
     env: "WS_WORKERS",

@@ -57,6 +57,8 @@ export interface ServerSettings {
   logFormat: LogFormat;
   /** Lowest level logged. @default {"info"} */
   logLevel: LogLevel;
+  /** Most topics one session may subscribe to; more are refused with a `TopicError`. @default {100} */
+  maxTopicsPerSession: number;
   /** Listeners, one per worker thread, sharing the port (Linux `SO_REUSEPORT`). @default {1} */
   workers: number;
   /** PEM certificate chain and key; when set the server speaks HTTPS and WSS. @default {null} */
@@ -83,6 +85,7 @@ export const DEFAULT_SETTINGS: Readonly<Omit<ServerSettings, "maxReadQueueBytes"
     closeTimeoutMs: 10_000,
     logFormat: "text",
     logLevel: "info",
+    maxTopicsPerSession: 100,
     workers: 1,
     tls: null,
   });

@@ -25,6 +25,7 @@ import { createLogger } from "../log.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { createStaticHandler } from "../static/static_files.ts";
+import { TopicRegistry } from "../topics/registry.ts";
 import { CloseCode } from "../websocket/close.ts";
 import { WebSocketUpgrader } from "../websocket/upgrader.ts";
 import { serveResilient } from "./listener.ts";
@@ -42,6 +43,8 @@ export interface ServerOptions extends Partial<ServerSettings> {
    * across them, and only the pool logs `server.listening`. @default {undefined} (alone)
    */
   worker?: { index: number; count: number };
+  /** The port to the pool's topic hub, in a worker. @default {undefined} (alone) */
+  hub?: MessagePort;
 }
 
 /** How a graceful shutdown went. */
@@ -52,6 +55,15 @@ export interface ShutdownReport {
 
 /** A running server, or a pool of them: what `serve` returns. */
 export interface RunningServer {
+  /**
+   * Publishes `data` (a string as text, bytes as binary) to every subscriber of `topic` in the
+   * process.
+   *
+   * @throws {TopicError} for a bad topic name.
+   */
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer): void;
+  /** The subscribers of `topic` in the process. */
+  subscriberCount(topic: string): number;
   /** The address it listens on (with the real port when `port` was 0). */
   readonly addr: Deno.NetAddr;
   /**
@@ -92,7 +104,7 @@ function staticDirOf(app: App, settings: ServerSettings): string | null {
  * cannot be read.
  */
 export function createServer(app: App, options: ServerOptions = {}): Server {
-  const { logger: givenLogger, reusePort = false, worker, ...given } = options;
+  const { logger: givenLogger, reusePort = false, worker, hub, ...given } = options;
   const settings = resolveSettings(given);
   const logger = givenLogger ??
     createLogger({ level: settings.logLevel, format: settings.logFormat });
@@ -107,6 +119,12 @@ export function createServer(app: App, options: ServerOptions = {}): Server {
       throw new ConfigError("staticDir", `cannot read "${staticDir}": ${why}`);
     }
   }
+  const topics = new TopicRegistry({
+    metrics,
+    maxTopicsPerSession: settings.maxTopicsPerSession,
+    hub,
+  });
+  app.setup?.(topics);
   const upgrader = new WebSocketUpgrader({
     allowedOrigins: settings.allowedOrigins,
     maxConnections: settings.maxConnections,
@@ -120,6 +138,7 @@ export function createServer(app: App, options: ServerOptions = {}): Server {
       closeTimeoutMs: settings.closeTimeoutMs,
     },
     ids: worker ? { first: worker.index + 1, step: worker.count } : undefined,
+    topics,
     metrics,
     logger,
   });
@@ -163,6 +182,8 @@ export function createServer(app: App, options: ServerOptions = {}): Server {
       return ready;
     },
     handler,
+    publish: (topic, data) => void topics.publish(topic, data),
+    subscriberCount: (topic) => topics.subscriberCount(topic),
     sessionsClosed: () => upgrader.sessionsClosed(),
     finished: listener.finished,
     shutdown() {

@@ -27,6 +27,7 @@ self.onmessage = async (event: MessageEvent<ToWorker>) => {
         ...message.settings,
         reusePort: true,
         worker: { index: message.index, count: message.count },
+        hub: message.hub,
       });
       reply({ type: "listening", addr: server.addr });
     } else if (message.type === "shutdown") {

@@ -22,10 +22,19 @@ import type { ServerSettings } from "../config/settings.ts";
 import type { Logger } from "../log.ts";
 import type { RunningServer, ShutdownReport } from "./server.ts";
 import { listeningUrl } from "./server.ts";
+import { TopicHub } from "../topics/hub.ts";
+import { TopicError, topicProblem } from "../topics/topic_name.ts";
 
 /** What the main thread tells a worker. */
 export type ToWorker =
-  | { type: "start"; app: string; settings: ServerSettings; index: number; count: number }
+  | {
+    type: "start";
+    app: string;
+    settings: ServerSettings;
+    index: number;
+    count: number;
+    hub: MessagePort;
+  }
   | { type: "shutdown" };
 
 /** What a worker tells the main thread. */
@@ -68,6 +77,7 @@ export async function startWorkerPool(
   logger?: Logger,
 ): Promise<WorkerPool> {
   const count = settings.workers;
+  const hub = new TopicHub();
   const workers = Array.from(
     { length: count },
     () => new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" }),
@@ -76,13 +86,17 @@ export async function startWorkerPool(
   try {
     [{ addr }] = await Promise.all(workers.map((worker, index) => {
       const listening = nextFrom(worker, "listening");
+      const { port1, port2 } = new MessageChannel();
+      hub.add(port1);
       worker.postMessage(
-        { type: "start", app: String(app), settings, index, count } satisfies ToWorker,
+        { type: "start", app: String(app), settings, index, count, hub: port2 } satisfies ToWorker,
+        [port2],
       );
       return listening;
     }));
   } catch (error) {
     for (const worker of workers) worker.terminate();
+    hub.close();
     throw error;
   }
   logger?.info("server.listening", {
@@ -93,6 +107,12 @@ export async function startWorkerPool(
   return {
     size: count,
     addr,
+    publish(topic, data) {
+      const problem = topicProblem(topic);
+      if (problem !== null) throw new TopicError(problem);
+      hub.publish(topic, data);
+    },
+    subscriberCount: (topic) => hub.subscriberCount(topic),
     shutdown() {
       stopping ??= Promise.all(workers.map(async (worker) => {
         const stopped = nextFrom(worker, "stopped");
@@ -100,7 +120,10 @@ export async function startWorkerPool(
         const { sessionsCut } = await stopped;
         worker.terminate();
         return sessionsCut;
-      })).then((cuts) => ({ sessionsCut: cuts.reduce((sum, n) => sum + n, 0) }));
+      })).then((cuts) => {
+        hub.close();
+        return { sessionsCut: cuts.reduce((sum, n) => sum + n, 0) };
+      });
       return stopping;
     },
   };

@@ -31,6 +31,8 @@ import { CloseCode } from "./close.ts";
 import { MessageReader } from "./reader.ts";
 import type { ReadOptions, WebSocketMessage } from "./reader.ts";
 import { SessionCore } from "./session_core.ts";
+import type { TopicRegistry } from "../topics/registry.ts";
+import { TopicError } from "../topics/topic_name.ts";
 import type { WebSocketSessionOptions } from "./session_options.ts";
 
 export type { MessageListener } from "./session_core.ts";
@@ -43,12 +45,69 @@ export class WebSocketSession extends SessionCore implements AsyncIterable<WebSo
   /** The queue and the waiting reads, made when first needed. */
   #reader: MessageReader | undefined;
   #maxReadQueueBytes: number;
+  /** The server's topics, when it has them. */
+  #registry: TopicRegistry | undefined;
+  /** The topics this session subscribes to, made on the first subscribe. */
+  #topics: Set<string> | undefined;
 
   /** Wraps `socket`, which must be a fresh server-side socket from `Deno.upgradeWebSocket`. */
   constructor(socket: WebSocket, options: WebSocketSessionOptions = {}) {
     super(socket, options);
     this.#maxReadQueueBytes = options.maxReadQueueBytes ??
       defaultReadQueueBytes(options.maxMessageBytes ?? DEFAULT_SETTINGS.maxMessageBytes);
+    this.#registry = options.topics;
+  }
+
+  #registryOf(): TopicRegistry {
+    if (this.#registry === undefined) throw new TopicError("this session has no server topics");
+    return this.#registry;
+  }
+
+  /**
+   * Subscribes to `topic`, so messages published to it reach this session; `false` when it
+   * already did. A closing session leaves all its topics.
+   *
+   * @throws {TopicError} for an empty or non-string name, one over 256 bytes, or a session at
+   * its topic limit (`maxTopicsPerSession`, default 100).
+   */
+  subscribe(topic: string): boolean {
+    if (!this.isConnected) return false;
+    return this.#registryOf().subscribe(this, this.#topics ??= new Set(), topic);
+  }
+
+  /** Unsubscribes from `topic`; `false` when it was not subscribed. */
+  unsubscribe(topic: string): boolean {
+    return this.#topics !== undefined && this.#registryOf().unsubscribe(this, this.#topics, topic);
+  }
+
+  /** Unsubscribes from every topic. */
+  unsubscribeAll(): void {
+    if (this.#topics !== undefined) this.#registry!.leaveAll(this, this.#topics);
+  }
+
+  /** Whether this session subscribes to `topic`. */
+  isSubscribed(topic: string): boolean {
+    return this.#topics?.has(topic) ?? false;
+  }
+
+  /** The topics this session subscribes to, in the order subscribed. */
+  get topics(): string[] {
+    return this.#topics ? [...this.#topics] : [];
+  }
+
+  /**
+   * Publishes `data` (a string as text, bytes as binary) to every subscriber of `topic` in the
+   * process, in every worker thread, but not to this session unless `includeSelf`. Never waits
+   * for a subscriber. Returns how many sessions of this thread got it.
+   *
+   * @throws {TopicError} for a bad topic name.
+   */
+  publish(
+    topic: string,
+    data: string | Uint8Array | ArrayBuffer,
+    { includeSelf = false }: { includeSelf?: boolean } = {},
+  ): number {
+    return this.#registryOf().publish(topic, data, { except: includeSelf ? undefined : this });
   }
 
   /** The reader, made on first use: a session that only listens never has one. */
@@ -79,9 +138,10 @@ export class WebSocketSession extends SessionCore implements AsyncIterable<WebSo
     return this.#reader?.dequeue();
   }
 
-  /** @internal */
-  protected readsEnded(): void {
+  /** Waiting reads resolve `null`, and the session leaves its topics. @internal */
+  protected ending(): void {
     this.#reader?.cancelReads();
+    this.unsubscribeAll();
   }
 
   /** @internal */

@@ -9,7 +9,7 @@
 
 import { DEFAULT_SETTINGS } from "../config/settings.ts";
 import type { LogFields, Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { MessageKind, Metrics } from "../metrics.ts";
 import { DEFAULT_SHUTDOWN_GRACE_MS, ShutdownDrain } from "./drain.ts";
 import { checkSendBuffer } from "./_send_buffer.ts";
 import { abortSocket, closeInfoOf, closeSocket } from "./_socket_close.ts";
@@ -210,8 +210,8 @@ export abstract class SessionCore {
   /** The oldest message the pull side still holds, taken off its queue (for `listen`). */
   protected abstract takeQueued(): WebSocketMessage | undefined;
 
-  /** No read can be answered any more (a close was sent, or the session ended). */
-  protected abstract readsEnded(): void;
+  /** No read can be answered nor message delivered any more (a close was sent, or it ended). */
+  protected abstract ending(): void;
 
   /** A shutdown drain began. */
   protected abstract drainStarted(drain: ShutdownDrain): void;
@@ -339,6 +339,19 @@ export abstract class SessionCore {
   }
 
   /**
+   * Sends a message published to a topic it subscribes to, measured once by the publisher;
+   * `false` when the session takes no more messages. @internal
+   */
+  deliver(data: string | Uint8Array | ArrayBuffer, bytes: number, kind: MessageKind): boolean {
+    if (!this.isConnected) return false;
+    this.#socket.send(data);
+    this.messagesSent++;
+    this.#metrics?.countMessageOut(kind, bytes);
+    void this.#sent(bytes);
+    return true;
+  }
+
+  /**
    * Accounts `bytes` just handed to the socket against the send buffer's limits: small sends
    * look at the buffer every 64 KiB.
    */
@@ -413,7 +426,7 @@ export abstract class SessionCore {
     if (this.#closeRequested || this.#ended) return;
     this.#closeRequested = true;
     // Reads waiting now can never be answered; queued messages stay readable.
-    this.readsEnded();
+    this.ending();
     this.#stopListening();
     try {
       closeSocket(this.#socket, code, reason);
@@ -446,7 +459,7 @@ export abstract class SessionCore {
     if (!this.#open) this.#opened();
     // Pending reads resolve null; messages already queued stay readable.
     this.#ended = true;
-    this.readsEnded();
+    this.ending();
     this.#stopListening();
     this.#closeInfo = closeInfoOf(event, this.#closeSent, this.#aborted);
     const info = this.#closeInfo;

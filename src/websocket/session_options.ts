@@ -10,6 +10,7 @@ import type { Metrics } from "../metrics.ts";
 import type { CloseInfo } from "./close.ts";
 import type { DrainActivity } from "./drain.ts";
 import type { SessionCore } from "./session_core.ts";
+import type { TopicRegistry } from "../topics/registry.ts";
 
 export type { DrainActivity };
 
@@ -60,6 +61,8 @@ export interface WebSocketSessionOptions extends SessionLimits {
   localPort?: number;
   /** The peer's TCP port. @default {0} (unknown) */
   remotePort?: number;
+  /** The server's topics, for `subscribe` and `publish`. @default {undefined} (none) */
+  topics?: TopicRegistry;
 }
 
 /** Options for {@linkcode WebSocketSession.closeWhenDrained}. */

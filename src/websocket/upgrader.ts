@@ -31,6 +31,7 @@ import type { HandshakeRefusal } from "./handshake.ts";
 import { originPolicy } from "./origin.ts";
 import { WebSocketSession } from "./session.ts";
 import type { SessionCore } from "./session_core.ts";
+import type { TopicRegistry } from "../topics/registry.ts";
 import type { SessionLimits, SessionObserver } from "./session_options.ts";
 
 /** What the upgrader keeps for one session until it has closed and its handler returned. */
@@ -64,6 +65,8 @@ export interface UpgraderOptions {
   session?: SessionLimits;
   /** Session ids: the first and the step, so the workers of one process never share one. @default {{ first: 1, step: 1 }} */
   ids?: { first: number; step: number };
+  /** The server's topics, handed to every session. @default {undefined} */
+  topics?: TopicRegistry;
   /** Counters to update. @default {undefined} */
   metrics?: Metrics;
   /** Where handshake and session lines go. @default {undefined} */
@@ -121,6 +124,7 @@ export class WebSocketUpgrader implements SessionObserver {
   #maxPerAddress: number;
   #idleTimeoutSeconds: number;
   #sessionLimits: SessionLimits | undefined;
+  #topics: TopicRegistry | undefined;
   #nextId: number;
   #idStep: number;
   #metrics: Metrics | undefined;
@@ -146,6 +150,7 @@ export class WebSocketUpgrader implements SessionObserver {
     this.#maxPerAddress = options.maxConnectionsPerAddress ?? 0;
     this.#idleTimeoutSeconds = options.idleTimeoutSeconds ?? DEFAULT_SETTINGS.idleTimeoutSeconds;
     this.#sessionLimits = options.session;
+    this.#topics = options.topics;
     this.#nextId = options.ids?.first ?? 1;
     this.#idStep = options.ids?.step ?? 1;
     this.#metrics = options.metrics;
@@ -278,6 +283,7 @@ export class WebSocketUpgrader implements SessionObserver {
       metrics: this.#metrics,
       logger: this.#logger,
       observer: this,
+      topics: this.#topics,
     });
     this.#sessions.set(session, {
       handler,
@@ -399,6 +405,8 @@ export class WebSocketUpgrader implements SessionObserver {
     graceMs?: number,
   ): Promise<{ cut: number }> {
     this.#closing = true;
+    // Sessions leave their topics first: nothing published from now on waits in their buffers.
+    for (const session of this.#sessions.keys()) session.unsubscribeAll();
     const activity = { lastMessageMs: performance.now() };
     for (const session of this.#sessions.keys()) {
       session.closeWhenDrained(code, reason, { graceMs, activity });
