@@ -456,3 +456,9 @@ const PERMISSION_WARNING = /Permissions in the config file is an experimental fe
 export function isServerLine(line: string): boolean {
   return line !== "" && !PERMISSION_WARNING.test(line);
 }
+
+/** A port that was free a moment ago: several workers need one fixed port to share. */
+export function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return listener.addr.port;
+}

@@ -12,6 +12,7 @@ import type { WebSocketSession } from "../src/mod.ts";
 import {
   appWith,
   closeEvent,
+  freePort,
   nextMessage,
   openWebSocket,
   REPO_ROOT,
@@ -120,9 +121,3 @@ Deno.test("maxMessageBytes of 64 MiB raises the read queue with it: a 40 MiB mes
   assert.equal((await closeEvent(socket)).code, 1000);
   assert.equal(await read, 40 * 1024 * 1024);
 });
-
-/** A port that was free a moment ago: several workers need one fixed port to share. */
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}

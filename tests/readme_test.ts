@@ -11,6 +11,7 @@ import type { App } from "../src/app.ts";
 import { spawnServer } from "./_process.ts";
 import {
   encodeClientFrame,
+  freePort,
   handshakeRequest,
   nextMessage,
   Opcode,
@@ -72,11 +73,7 @@ Deno.test("the README's app serves echo, an authenticated shout route, an HTTP r
 
 Deno.test("the README's app runs from the command line on two worker threads", async () => {
   await using module = await readmeModule();
-  // A port that was free a moment ago: several workers need one fixed port to share.
-  const port = (() => {
-    using free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    return free.addr.port;
-  })();
+  const port = freePort();
   await using server = await spawnServer([`--app=${module.path}`, "--workers=2", `--port=${port}`]);
   const echo = await openWebSocket(`ws://127.0.0.1:${server.port}/echo`, "echo");
   echo.send("from main.ts");

@@ -1,15 +1,7 @@
 import assert from "node:assert/strict";
 import { resolveSettings } from "../src/config/settings.ts";
 import { startWorkerPool } from "../src/server/worker_pool.ts";
-import { closeWebSocket, nextMessage, openWebSocket } from "./_helpers.ts";
-
-/** A port that was free a moment ago: several workers need one fixed port to share. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
+import { closeWebSocket, freePort, nextMessage, openWebSocket } from "./_helpers.ts";
 
 Deno.test("a pool of two workers shares one port, echoes, and shuts down", async () => {
   const port = freePort();

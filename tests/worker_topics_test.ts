@@ -7,13 +7,7 @@
 
 import assert from "node:assert/strict";
 import { spawnServer } from "./_process.ts";
-import { closeWebSocket, nextMessage, nextMessages, openWebSocket } from "./_helpers.ts";
-
-/** A port that was free a moment ago: several workers need one fixed port to share. */
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
-}
+import { closeWebSocket, freePort, nextMessage, nextMessages, openWebSocket } from "./_helpers.ts";
 
 Deno.test("with --workers 2 one publisher's messages reach subscribers in both workers, in order", async () => {
   const port = freePort();
