@@ -23,12 +23,12 @@ import type { ServerSettings } from "./settings.ts";
 
 /** What the command line sets: the server's settings and the app it serves. */
 export interface CliConfig extends ServerSettings {
-  /** The app module to serve (its default export), as a path or URL. @default {"apps/echo/app.ts"} */
+  /** The app module to serve (its default export), as a path or URL. @default {"apps/app.ts"} */
   app: string;
 }
 
 /** The app `deno task start` serves. */
-export const DEFAULT_APP: string = new URL("../../apps/echo/app.ts", import.meta.url).href;
+export const DEFAULT_APP: string = new URL("../../apps/app.ts", import.meta.url).href;
 
 /** Thrown by {@linkcode parseConfig} when `--help` is given; its message is the help text. */
 export class HelpRequested extends Error {
@@ -108,7 +108,7 @@ const SETTINGS: Setting[] = [
     key: "app",
     env: "WS_APP",
     value: "FILE",
-    help: "app module to serve: its default export declares the routes [apps/echo/app.ts]",
+    help: "app module to serve: its default export declares the routes [apps/app.ts]",
     apply: (c, raw) => {
       if (raw.trim() === "") throw new ConfigError("--app", "must not be empty");
       c.app = appUrl(raw.trim());

@@ -85,6 +85,11 @@ export class WebSocketSession extends SessionCore implements AsyncIterable<WebSo
     if (this.#topics !== undefined) this.#registry!.leaveAll(this, this.#topics);
   }
 
+  /** The subscribers of `topic` in the process (those of other workers as last told). */
+  subscriberCount(topic: string): number {
+    return this.#registryOf().subscriberCount(topic);
+  }
+
   /** Whether this session subscribes to `topic`. */
   isSubscribed(topic: string): boolean {
     return this.#topics?.has(topic) ?? false;
