@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { Metrics } from "../src/metrics.ts";
 import { TopicRegistry } from "../src/topics/registry.ts";
 import { TopicError } from "../src/topics/topic_name.ts";
 import topicsApp from "./fixtures/topics_app.ts";
@@ -192,4 +193,24 @@ Deno.test("topics metrics are exact: publishes, deliveries, drops, topics and su
   assert.match(text, /^websocket_deliveries_total 3$/m);
   await closeWebSocket(a);
   await closeWebSocket(b);
+});
+
+Deno.test("a delivery a subscriber refuses (its close has begun) is counted as dropped, by reason", () => {
+  const metrics = new Metrics();
+  const registry = new TopicRegistry({ metrics });
+  const open = {
+    got: [] as string[],
+    deliver(data: string | Uint8Array | ArrayBuffer) {
+      this.got.push(String(data));
+      return true;
+    },
+  };
+  const closing = { deliver: () => false };
+  registry.subscribe(open, new Set(), "t");
+  registry.subscribe(closing, new Set(), "t");
+  assert.equal(registry.publish("t", "x"), 1);
+  assert.deepEqual(open.got, ["x"]);
+  assert.equal(metrics.deliveries, 1);
+  assert.equal(metrics.deliveriesDropped.get("closing"), 1);
+  assert.match(metrics.render(), /^websocket_deliveries_dropped_total\{reason="closing"\} 1$/m);
 });
