@@ -5,8 +5,8 @@
  * `https:`, `ws:` otherwise) offering the `echo` subprotocol, sends the
  * textarea's text on "Send" or Ctrl/Cmd+Enter, and logs every sent and received
  * message as plain text (never as HTML) with the round-trip time of each echo.
- * A dropped connection is retried automatically with exponential backoff; the
- * "Reconnect" button retries at once.
+ * A dropped connection is retried automatically with exponential backoff (see
+ * `reconnect.js`); the "Reconnect" button retries at once.
  *
  * Stable hooks for tests: `#status[data-state=connecting|connected|disconnected]`,
  * `#message`, `#send`, `#reconnect`, `#clear`, and `#log > li[data-direction]`
@@ -16,18 +16,13 @@
  * @module
  */
 
+import { byId, ReconnectingSocket } from "./reconnect.js";
+
 /** Subprotocol the server requires on `/echo`. */
 const PROTOCOL = "echo";
-/** First automatic retry delay; doubled after each failed attempt. */
-const RETRY_MIN_MS = 500;
-/** Upper bound of the automatic retry delay. */
-const RETRY_MAX_MS = 10_000;
 /** Oldest entries are dropped past this many, so a long session stays light. */
 const MAX_ENTRIES = 500;
 
-const statusEl = byId("status");
-const statusText = byId("status-text");
-const statusDetail = byId("status-detail");
 const endpointEl = byId("endpoint");
 const composer = /** @type {HTMLFormElement} */ (byId("composer"));
 const messageEl = /** @type {HTMLTextAreaElement} */ (byId("message"));
@@ -38,25 +33,8 @@ const logEl = byId("log");
 
 const url = echoUrl(location);
 
-/** @type {WebSocket | null} */
-let socket = null;
 /** Send times (performance.now()) of messages whose echo has not arrived yet, oldest first. */
 let pending = [];
-/** Failed attempts since the last successful connection. */
-let failures = 0;
-let retryTimer = 0;
-let countdownTimer = 0;
-
-/**
- * Looks up an element that the page is known to contain.
- * @param {string} id
- * @returns {HTMLElement}
- */
-function byId(id) {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`#${id} is missing from the page`);
-  return el;
-}
 
 /**
  * The echo endpoint on the page's own host, with the scheme matching the page's.
@@ -68,21 +46,8 @@ function echoUrl(loc) {
   return `${scheme}//${loc.host}/echo`;
 }
 
-/**
- * Shows the connection state in the status pill and enables the controls that
- * make sense in it.
- * @param {"connecting" | "connected" | "disconnected"} state
- * @param {string} text
- */
-function setState(state, text) {
-  statusEl.dataset.state = state;
-  statusText.textContent = text;
-  statusDetail.textContent = "";
-  updateSendButton();
-}
-
 function updateSendButton() {
-  sendButton.disabled = statusEl.dataset.state !== "connected" || messageEl.value === "";
+  sendButton.disabled = connection.state !== "connected" || messageEl.value === "";
 }
 
 /**
@@ -161,86 +126,32 @@ function describe(data) {
   return "[message of unknown type]";
 }
 
-function clearTimers() {
-  clearTimeout(retryTimer);
-  clearInterval(countdownTimer);
-  retryTimer = 0;
-  countdownTimer = 0;
-}
-
-/** Drops the current socket, if any, without triggering an automatic retry. */
-function dropSocket() {
-  if (!socket) return;
-  const old = socket;
-  socket = null;
-  old.onopen =
-    old.onmessage =
-    old.onclose =
-    old.onerror =
-      null;
-  if (old.readyState === WebSocket.CONNECTING || old.readyState === WebSocket.OPEN) {
-    old.close(1000, "reconnecting");
-  }
-}
-
-/** Opens a new connection, replacing any current one or pending retry. */
-function connect() {
-  clearTimers();
-  dropSocket();
-  pending = [];
-  setState("connecting", "Connecting…");
-
-  const ws = new WebSocket(url, PROTOCOL);
-  ws.binaryType = "arraybuffer";
-  socket = ws;
-
-  ws.onopen = () => {
-    failures = 0;
-    setState("connected", "Connected");
+const connection = new ReconnectingSocket({
+  url,
+  protocol: PROTOCOL,
+  onState: updateSendButton,
+  onOpen(ws) {
+    pending = [];
     addEntry("event", `Connected to ${url} (protocol "${ws.protocol}")`);
-  };
-
-  ws.onmessage = (event) => {
+  },
+  onMessage(event) {
     const sentAt = pending.shift();
     const rttMs = sentAt === undefined ? undefined : performance.now() - sentAt;
     addEntry("received", describe(event.data), { rttMs });
-  };
-
-  ws.onclose = (event) => {
-    if (socket !== ws) return;
-    socket = null;
+  },
+  onClose(event, wasOpen) {
     pending = [];
-    const wasOpen = statusEl.dataset.state === "connected";
     if (wasOpen) {
       const reason = event.reason ? `, ${event.reason}` : "";
       addEntry("event", `Disconnected (code ${event.code}${reason})`);
     }
-    scheduleRetry();
-  };
-}
-
-/** Shows the disconnected state and retries after an exponentially growing delay. */
-function scheduleRetry() {
-  const base = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** failures);
-  const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-  failures += 1;
-  const due = Date.now() + delay;
-
-  const show = () => {
-    const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
-    statusDetail.textContent = `retry in ${seconds} s`;
-  };
-  setState("disconnected", "Disconnected");
-  show();
-  countdownTimer = setInterval(show, 1000);
-  retryTimer = setTimeout(connect, delay);
-}
+  },
+});
 
 /** Sends the textarea's text, if connected and not empty. */
 function send() {
   const text = messageEl.value;
-  if (!socket || socket.readyState !== WebSocket.OPEN || text === "") return;
-  socket.send(text);
+  if (text === "" || !connection.send(text)) return;
   pending.push(performance.now());
   addEntry("sent", text);
   messageEl.value = "";
@@ -261,16 +172,8 @@ messageEl.addEventListener("keydown", (event) => {
 });
 
 messageEl.addEventListener("input", updateSendButton);
-reconnectButton.addEventListener("click", () => {
-  failures = 0;
-  connect();
-});
+reconnectButton.addEventListener("click", () => connection.reconnect());
 clearButton.addEventListener("click", () => logEl.replaceChildren());
 
-// Coming back online is a good moment to stop waiting for the next retry.
-globalThis.addEventListener("online", () => {
-  if (statusEl.dataset.state === "disconnected") connect();
-});
-
 endpointEl.textContent = url;
-connect();
+connection.connect();

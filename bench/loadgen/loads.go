@@ -1,6 +1,6 @@
 package main
 
-// The three kinds of traffic that can be measured against one server, each
+// The kinds of traffic that can be measured against one server, each
 // able to pause and resume: pausing lets two servers take turns under the
 // same generator (alternating mode, see measure.go).
 
@@ -20,7 +20,8 @@ type load interface {
 	// pause stops new traffic and returns once nothing is in flight, so the
 	// server is idle until the next resume.
 	pause()
-	// completed counts operations done so far: echoes, round trips or handshakes.
+	// completed counts operations done so far: echoes, round trips, handshakes
+	// or fan-out deliveries.
 	completed() int64
 	// takeLatencies returns the round-trip times (ns) recorded since the last
 	// call, sorted; nil for loads that do not record them.
@@ -45,6 +46,8 @@ func newLoad(o options, url string) load {
 		return newLatencyLoad(o)
 	case "handshake":
 		return newHandshakeLoad(o)
+	case "fanout":
+		return newFanoutLoad(o)
 	}
 	fail("unknown mode " + o.mode)
 	return nil

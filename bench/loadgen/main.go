@@ -1,21 +1,24 @@
 // Command loadgen is the WebSocket load generator of the benchmark suite.
 //
-// It drives a WebSocket echo server on 127.0.0.1 in one of four modes and
+// It drives a WebSocket echo server on 127.0.0.1 in one of five modes and
 // prints one JSON object with the figures on stdout:
 //
 //	throughput  -conns N -size B -type text|binary -window W: pipelined echoes
 //	latency     -size B: one connection, one message in flight, p50/p99 RTT
 //	handshake   -conns W: W workers loop connect + close handshake
 //	idle        -conns N: open N sessions and hold them (stdin protocol below)
+//	fanout      -conns N -size B -window W: one publisher, N subscribers, each
+//	            message delivered to all N (a fan-out server, not an echo; see
+//	            fanout.go); its count is deliveries
 //
-// With -url2 (and -pids2) the first three modes drive two servers in turns:
+// With -url2 (and -pids2) the modes but idle drive two servers in turns:
 // windows of -slice each, one server then the other (see measure.go), and the
 // JSON holds both servers' figures.
 //
 // Every echoed payload is compared with what was sent (content, length,
 // message type and order); each difference is counted as a mismatch.
-// Every handshake offers the subprotocol "echo" and checks that the server
-// selected it.
+// Every handshake offers the subprotocol -protocol ("echo" unless told) and
+// checks that the server selected it.
 //
 // CPU use of the server (-pids: its threads' scheduler runtime from
 // /proc/PID/task/*/sched, else utime+stime) and of this process (getrusage) is
@@ -95,12 +98,13 @@ type options struct {
 	url2     string
 	pids2    []int
 	slice    time.Duration
+	protocol string
 }
 
 func main() {
 	var o options
 	var msgType, pids, pids2 string
-	flag.StringVar(&o.mode, "mode", "throughput", "throughput | latency | handshake | idle")
+	flag.StringVar(&o.mode, "mode", "throughput", "throughput | latency | handshake | idle | fanout")
 	flag.StringVar(&o.url, "url", "ws://127.0.0.1:8181/echo", "WebSocket URL (loopback only)")
 	flag.IntVar(&o.conns, "conns", 64, "connections (handshake: workers)")
 	flag.IntVar(&o.size, "size", 32, "payload bytes (>= 16)")
@@ -113,6 +117,7 @@ func main() {
 	flag.StringVar(&o.url2, "url2", "", "a second server: measure both in turns of -slice (see measure.go)")
 	flag.StringVar(&pids2, "pids2", "", "PIDs of the -url2 server")
 	flag.DurationVar(&o.slice, "slice", 500*time.Millisecond, "window length when taking turns")
+	flag.StringVar(&o.protocol, "protocol", "echo", "the subprotocol offered and required")
 	profile := flag.String("cpuprofile", "", "write a Go CPU profile of the generator here")
 	flag.Parse()
 	if *profile != "" {
@@ -328,7 +333,7 @@ func (c *bufferedConn) Buffer(on bool) {
 
 var srcCounter uint32
 
-// dial opens one session offering subprotocol "echo", spreading source
+// dial opens one session offering subprotocol o.protocol, spreading source
 // addresses over 127.0.0.<src>..127.0.0.<src+63> so that many short
 // connections never run out of ephemeral ports.
 func dial(o options, bufSize int) (*websocket.Conn, *bufferedConn, error) {
@@ -336,7 +341,7 @@ func dial(o options, bufSize int) (*websocket.Conn, *bufferedConn, error) {
 	n := atomic.AddUint32(&srcCounter, 1)
 	src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(o.srcBase+int(n%64)))}
 	d := websocket.Dialer{
-		Subprotocols:     []string{"echo"},
+		Subprotocols:     []string{o.protocol},
 		HandshakeTimeout: 10 * time.Second,
 		ReadBufferSize:   bufSize,
 		WriteBufferSize:  bufSize,
@@ -357,9 +362,10 @@ func dial(o options, bufSize int) (*websocket.Conn, *bufferedConn, error) {
 		}
 		return nil, nil, err
 	}
-	if ws.Subprotocol() != "echo" {
+	if ws.Subprotocol() != o.protocol {
 		ws.Close()
-		return nil, nil, fmt.Errorf("server selected subprotocol %q, want \"echo\"", ws.Subprotocol())
+		return nil, nil, fmt.Errorf("server selected subprotocol %q, want %q", ws.Subprotocol(),
+			o.protocol)
 	}
 	return ws, bc, nil
 }
