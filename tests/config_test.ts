@@ -28,7 +28,7 @@ Deno.test("defaults serve port 8181 on all interfaces with the peers' limits", (
   assert.equal(config.readTimeoutMs, 0);
   assert.equal(config.tls, null);
   assert.equal(config.staticDir, null, "the app's");
-  assert.match(config.app, /apps\/echo\/app\.ts$/);
+  assert.match(config.app, /\/apps\/app\.ts$/);
 });
 
 Deno.test("the default connection limit follows the open-files limit", () => {
