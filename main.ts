@@ -15,6 +15,7 @@ import type { CliConfig } from "./src/config/cli.ts";
 import { ConfigError } from "./src/config/settings.ts";
 import { createLogger } from "./src/log.ts";
 import { serve } from "./src/serve.ts";
+import { defaultNodeId } from "./src/backplane/node_id.ts";
 
 /** Exit status for a bad setting, as usual for command-line usage errors. */
 const USAGE_EXIT_STATUS = 2;
@@ -60,7 +61,10 @@ function listenFailure(error: unknown, config: CliConfig): string | null {
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 try {
-  await serve(config.app, { ...config, logger });
+  // The host name is probed here, on the command line, only when a backplane needs a node id.
+  const nodeId = config.nodeId ??
+    (config.backplane === null ? null : defaultNodeId(Deno.hostname()));
+  await serve(config.app, { ...config, nodeId, logger });
 } catch (error) {
   if (error instanceof ConfigError) {
     // Named as the user gave it: --app or WS_APP, not the library's option name.

@@ -42,6 +42,8 @@ export interface UpgradeInfo {
   remoteAddr: { hostname: string; port: number };
   /** The subprotocol chosen for this session: the client's first that the route speaks. */
   protocol: string;
+  /** The listener's topics: counts, publishing, and this instance's `nodeId`. */
+  pubsub: PubSub;
 }
 
 /**

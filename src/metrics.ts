@@ -15,6 +15,8 @@
  * @module
  */
 
+import type { BackplaneStats } from "./backplane/backplane.ts";
+
 /** The two kinds of WebSocket data message. */
 export type MessageKind = "text" | "binary";
 
@@ -53,6 +55,33 @@ function label(value: string | number): string {
   return String(value).replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
 }
 
+/** The backplane's families (see {@linkcode BackplaneStats}). */
+function renderBackplane(
+  b: BackplaneStats,
+  family: (name: string, type: string, help: string, samples: string[]) => void,
+): void {
+  const one = (name: string, type: string, help: string, value: number) =>
+    family(`websocket_backplane_${name}`, type, help, [`websocket_backplane_${name} ${value}`]);
+  one("up", "gauge", "Whether the backplane is connected (1) or not (0).", b.up ? 1 : 0);
+  one("reconnects_total", "counter", "Times the backplane came back.", b.reconnects);
+  family("websocket_backplane_messages_total", "counter", "Publishes between nodes.", [
+    `websocket_backplane_messages_total{direction="in"} ${b.messagesIn}`,
+    `websocket_backplane_messages_total{direction="out"} ${b.messagesOut}`,
+  ]);
+  family("websocket_backplane_bytes_total", "counter", "Payload bytes between nodes.", [
+    `websocket_backplane_bytes_total{direction="in"} ${b.bytesIn}`,
+    `websocket_backplane_bytes_total{direction="out"} ${b.bytesOut}`,
+  ]);
+  one(
+    "publish_errors_total",
+    "counter",
+    "Publishes lost: the backplane was down.",
+    b.publishErrors,
+  );
+  one("gaps_total", "counter", "Publishes of other nodes that never arrived.", b.gaps);
+  one("nodes", "gauge", "Other nodes known through presence.", b.nodes);
+}
+
 /** Every counter of one server. One instance per server: there is no global state. */
 export class Metrics {
   /** Sessions open now. */
@@ -81,6 +110,8 @@ export class Metrics {
   publishes = 0;
   /** Published messages handed to a subscriber. */
   deliveries = 0;
+  /** The backplane's state and counters, as the main thread last told; none without one. */
+  backplane: BackplaneStats | undefined;
   /** Published messages not handed to a subscriber, by reason (`closing`: its close had begun). */
   readonly deliveriesDropped: Map<string, number> = new Map();
 
@@ -210,6 +241,7 @@ export class Metrics {
       "Published messages not handed to a subscriber, by reason.",
       labelled("websocket_deliveries_dropped_total", "reason", this.deliveriesDropped),
     );
+    if (this.backplane) renderBackplane(this.backplane, family);
     return lines.join("\n") + "\n";
   }
 }

@@ -26,6 +26,7 @@ import { loadApp } from "./server/app_module.ts";
 import { createServer } from "./server/server.ts";
 import type { RunningServer, ServerOptions } from "./server/server.ts";
 import { exitOnSignals } from "./server/signals.ts";
+import { defaultNodeId } from "./backplane/node_id.ts";
 import { startWorkerPool } from "./server/worker_pool.ts";
 
 /** Options for {@linkcode serve}: the server's settings, a logger, and signal handling. */
@@ -58,8 +59,14 @@ export async function serve(
   if (settings.workers > 1 && !isModule) {
     throw new ConfigError("workers", "several workers need the app as a module URL to import");
   }
+  // With a backplane the listeners run in worker threads even for one: its npm client stays
+  // on the main thread, out of the isolates that serve WebSockets.
+  if (settings.backplane !== null && !isModule) {
+    throw new ConfigError("backplane", "a backplane needs the app as a module URL to import");
+  }
+  settings.nodeId ??= defaultNodeId();
   // Signals are handled from the start, so one that comes while workers start still stops them.
-  const starting = settings.workers > 1
+  const starting = settings.workers > 1 || settings.backplane !== null
     ? startWorkerPool(app as URL | string, settings, logger)
     : (isModule ? loadApp(app) : Promise.resolve(app)).then((loaded) =>
       createServer(loaded, { ...settings, logger })

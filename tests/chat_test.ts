@@ -82,6 +82,7 @@ Deno.test("two members of a room exchange messages both ways, each seeing its ow
       from: "ann",
       text: "hi bob",
       seq: 1,
+      node: "local",
     });
     assert.equal(byFrom.bob.text, "<img src=x onerror=alert(1)>");
     assert.equal(byFrom.bob.seq, 7);

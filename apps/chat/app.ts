@@ -12,7 +12,7 @@ import { type ServerMessage, topicRoom } from "./protocol.ts";
 
 export default defineApp({
   websocket: {
-    "/chat": { "chat.v1": () => new ChatHandler() },
+    "/chat": { "chat.v1": (_request, { pubsub }) => new ChatHandler(pubsub.nodeId) },
   },
   static: new URL("../../static/", import.meta.url),
   setup(pubsub) {

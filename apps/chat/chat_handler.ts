@@ -17,6 +17,13 @@ function send(session: WebSocketSession, message: ServerMessage): void {
 export class ChatHandler {
   /** Room → the name this session uses there. */
   #names = new Map<string, string>();
+  /** The node that relays this session's messages (its instance), shown with each. */
+  readonly node: string;
+
+  /** Creates the handler of one session on instance `node`. */
+  constructor(node: string) {
+    this.node = node;
+  }
 
   /** Answers frames until the session ends. */
   handleSession(session: WebSocketSession): Promise<void> {
@@ -62,6 +69,7 @@ export class ChatHandler {
         from: joined,
         text: command.text,
         seq: command.seq,
+        node: this.node,
       };
       session.publish(topic, JSON.stringify(message), { includeSelf: true });
     });

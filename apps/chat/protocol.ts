@@ -6,7 +6,7 @@
  * | ------------------------------------------------- | ------------------------------------------------------ |
  * | `{"type":"join","room":R,"name":N}`               | `{"type":"joined","room":R,"members":M}` to the joiner |
  * | `{"type":"leave","room":R}`                       | `{"type":"presence","room":R,"members":M}` to the room |
- * | `{"type":"say","room":R,"text":T,"seq":S}`        | `{"type":"message","room":R,"from":N,"text":T,"seq":S}` |
+ * | `{"type":"say","room":R,"text":T,"seq":S}`        | `{"type":"message","room":R,"from":N,"text":T,"seq":S,"node":I}` |
  * | anything else                                     | `{"type":"error","reason":…}`                          |
  *
  * A frame from the server carries one message object or a JSON array of them.
@@ -35,7 +35,7 @@ export type ClientCommand =
 export type ServerMessage =
   | { type: "joined"; room: string; members: number }
   | { type: "presence"; room: string; members: number }
-  | { type: "message"; room: string; from: string; text: string; seq: number }
+  | { type: "message"; room: string; from: string; text: string; seq: number; node: string }
   | { type: "error"; reason: string };
 
 /** The command a text frame holds, or the reason it is none. */

@@ -232,6 +232,49 @@ const SETTINGS: Setting[] = [
     apply: (c, raw) => c.workers = parseInteger("--workers", raw, 1, 256),
   },
   {
+    flag: "--backplane",
+    key: "backplane",
+    env: "WS_BACKPLANE",
+    value: "URL",
+    help:
+      "redis://[user:password@]host:port[/db] (rediss:// for TLS): topics across instances [none]",
+    apply: (c, raw) => c.backplane = raw.trim(),
+  },
+  {
+    flag: "--backplane-prefix",
+    key: "backplanePrefix",
+    env: "WS_BACKPLANE_PREFIX",
+    value: "NAME",
+    help: "prefix of the backplane's Redis channels [ws]",
+    apply: (c, raw) => c.backplanePrefix = raw.trim(),
+  },
+  {
+    flag: "--node-id",
+    key: "nodeId",
+    env: "WS_NODE_ID",
+    value: "NAME",
+    help: "this instance's name on the backplane [host-pid-random]",
+    apply: (c, raw) => c.nodeId = raw.trim(),
+  },
+  {
+    flag: "--backplane-timeout",
+    key: "backplaneTimeoutMs",
+    env: "WS_BACKPLANE_TIMEOUT",
+    value: "DURATION",
+    help: "connect or ping timeout before the backplane counts as down [2s]",
+    apply: (c, raw) => c.backplaneTimeoutMs = parseDurationMs("--backplane-timeout", raw),
+  },
+  {
+    flag: "--ready-requires-backplane",
+    key: "readyRequiresBackplane",
+    env: "WS_READY_REQUIRES_BACKPLANE",
+    value: "BOOL",
+    help: "/readyz answers 503 while the backplane is down (true or false) [false]",
+    apply: (c, raw) =>
+      c.readyRequiresBackplane = oneOf("--ready-requires-backplane", raw, ["true", "false"]) ===
+        "true",
+  },
+  {
     flag: "--tls-cert",
     key: "tls",
     env: "WS_TLS_CERT",

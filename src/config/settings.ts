@@ -14,6 +14,7 @@
  * @module
  */
 
+import { backplaneUrlProblem } from "../backplane/backplane_url.ts";
 import type { LogFormat, LogLevel } from "../log.ts";
 
 /** Everything the server can be told. */
@@ -63,6 +64,19 @@ export interface ServerSettings {
   workers: number;
   /** PEM certificate chain and key; when set the server speaks HTTPS and WSS. @default {null} */
   tls: { cert: string; key: string } | null;
+  /**
+   * Redis URL (`redis://[user:password@]host:port[/db]`, `rediss://` for TLS) that carries
+   * topics and presence between instances; `null` for none. @default {null}
+   */
+  backplane: string | null;
+  /** Prefix of the backplane's Redis channels. @default {"ws"} */
+  backplanePrefix: string;
+  /** This instance's name on the backplane; `null` picks host-pid-random. @default {null} */
+  nodeId: string | null;
+  /** Milliseconds to connect to, or hear back from, the backplane before it counts as down. @default {2000} */
+  backplaneTimeoutMs: number;
+  /** Whether `/readyz` answers 503 while the backplane is down. @default {false} */
+  readyRequiresBackplane: boolean;
 }
 
 /** File descriptors kept for files, the listener and the runtime when sizing `maxConnections`. */
@@ -88,6 +102,11 @@ export const DEFAULT_SETTINGS: Readonly<Omit<ServerSettings, "maxReadQueueBytes"
     maxTopicsPerSession: 100,
     workers: 1,
     tls: null,
+    backplane: null,
+    backplanePrefix: "ws",
+    nodeId: null,
+    backplaneTimeoutMs: 2000,
+    readyRequiresBackplane: false,
   });
 
 /** The read-queue limit when none is set: room for two messages of the largest size. */
@@ -149,6 +168,16 @@ export function resolveSettings(
     const key of ["maxMessageBytes", "maxSendBufferBytes", "maxConnections", "workers"] as const
   ) {
     if (!(settings[key] >= 1)) throw new ConfigError(nameOf(key), "must be at least 1");
+  }
+  if (settings.backplane !== null) {
+    const problem = backplaneUrlProblem(settings.backplane);
+    if (problem !== null) throw new ConfigError(nameOf("backplane"), problem);
+  }
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(settings.backplanePrefix)) {
+    throw new ConfigError(nameOf("backplanePrefix"), "must be 1 to 64 of A-Z a-z 0-9 _ . : -");
+  }
+  if (settings.nodeId !== null && !/^[A-Za-z0-9_.:-]{1,64}$/.test(settings.nodeId)) {
+    throw new ConfigError(nameOf("nodeId"), "must be 1 to 64 of A-Z a-z 0-9 _ . : -");
   }
   return settings;
 }

@@ -26,8 +26,8 @@ export interface RouterOptions {
   upgrader: WebSocketUpgrader;
   /** Serves every other path; `null` answers 404. */
   serveStatic: ((request: Request, url: URL) => Response | Promise<Response>) | null;
-  /** Whether `/readyz` answers 200. */
-  ready: () => boolean;
+  /** Why `/readyz` answers 503, or `null` when it answers 200. */
+  notReady: () => string | null;
   /** Counters, also rendered at `/metrics`. */
   metrics: Metrics;
   /** Where refusals are logged. */
@@ -70,7 +70,7 @@ function compile(app: App): { websocket: Map<string, WebSocketRoute>; http: Comp
 
 /** Builds the request handler for `app`. */
 export function createRouter(app: App, options: RouterOptions): Deno.ServeHandler {
-  const { upgrader, serveStatic, ready, metrics, logger } = options;
+  const { upgrader, serveStatic, notReady, metrics, logger } = options;
   const { websocket, http } = compile(app);
 
   function operability(request: Request, status: number, body: string, type?: string) {
@@ -122,10 +122,10 @@ export function createRouter(app: App, options: RouterOptions): Deno.ServeHandle
     switch (path) {
       case "/healthz":
         return operability(request, 200, "ok");
-      case "/readyz":
-        return ready()
-          ? operability(request, 200, "ready")
-          : operability(request, 503, "shutting down");
+      case "/readyz": {
+        const why = notReady();
+        return why === null ? operability(request, 200, "ready") : operability(request, 503, why);
+      }
       case "/metrics":
         return operability(
           request,

@@ -123,6 +123,7 @@ export function createServer(app: App, options: ServerOptions = {}): Server {
     metrics,
     maxTopicsPerSession: settings.maxTopicsPerSession,
     hub,
+    nodeId: settings.nodeId ?? undefined,
   });
   app.setup?.(topics);
   const upgrader = new WebSocketUpgrader({
@@ -146,7 +147,11 @@ export function createServer(app: App, options: ServerOptions = {}): Server {
   const handler = createRouter(app, {
     upgrader,
     serveStatic,
-    ready: () => ready,
+    notReady: () =>
+      !ready ? "shutting down" : settings.readyRequiresBackplane && settings.backplane !== null &&
+          metrics.backplane?.up !== true
+        ? "backplane down"
+        : null,
     metrics,
     logger,
   });

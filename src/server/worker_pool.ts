@@ -24,6 +24,7 @@ import type { RunningServer, ShutdownReport } from "./server.ts";
 import { listeningUrl } from "./server.ts";
 import { TopicHub } from "../topics/hub.ts";
 import { TopicError, topicProblem } from "../topics/topic_name.ts";
+import { defaultNodeId } from "../backplane/node_id.ts";
 
 /** What the main thread tells a worker. */
 export type ToWorker =
@@ -78,6 +79,18 @@ export async function startWorkerPool(
 ): Promise<WorkerPool> {
   const count = settings.workers;
   const hub = new TopicHub();
+  if (settings.backplane !== null) {
+    // Loaded only here, on the main thread: the WebSocket isolates stay free of npm modules.
+    const { connectRedisBackplane } = await import("../backplane/redis.ts");
+    hub.attach(connectRedisBackplane({
+      url: settings.backplane,
+      nodeId: settings.nodeId ?? defaultNodeId(),
+      prefix: settings.backplanePrefix,
+      timeoutMs: settings.backplaneTimeoutMs,
+      events: hub.backplaneEvents,
+      logger,
+    }));
+  }
   const workers = Array.from(
     { length: count },
     () => new Worker(new URL("./worker_main.ts", import.meta.url), { type: "module" }),
@@ -96,7 +109,7 @@ export async function startWorkerPool(
     }));
   } catch (error) {
     for (const worker of workers) worker.terminate();
-    hub.close();
+    await hub.close();
     throw error;
   }
   logger?.info("server.listening", {
@@ -120,8 +133,8 @@ export async function startWorkerPool(
         const { sessionsCut } = await stopped;
         worker.terminate();
         return sessionsCut;
-      })).then((cuts) => {
-        hub.close();
+      })).then(async (cuts) => {
+        await hub.close();
         return { sessionsCut: cuts.reduce((sum, n) => sum + n, 0) };
       });
       return stopping;

@@ -19,56 +19,104 @@
  * @module
  */
 
+import type { Backplane, BackplaneEvents, BackplaneStats } from "../backplane/backplane.ts";
+
 /** What a worker's registry tells the hub: a publish, or its new local count of a topic. */
 export type ToHub =
   | { p: string; d: string | Uint8Array | ArrayBuffer }
   | { c: string; n: number };
 
-/** What the hub tells a worker: a publish from elsewhere, or a topic's count elsewhere. */
+/**
+ * What the hub tells a worker: a publish from elsewhere, a topic's count elsewhere (other
+ * workers and other nodes), or the backplane's state.
+ */
 export type FromHub =
   | { p: string; d: string | Uint8Array | ArrayBuffer }
-  | { o: string; n: number };
+  | { o: string; n: number }
+  | { b: BackplaneStats };
 
-/** Routes publishes and counts between the workers of one process. */
+/** Routes publishes and counts between the workers of one process, and other nodes. */
 export class TopicHub {
   #ports: MessagePort[] = [];
   /** Each worker's subscriber count, by topic (index = worker). */
   #counts = new Map<string, number[]>();
+  /** The other nodes, when there is a backplane. */
+  #backplane: Backplane | undefined;
+  #stats: BackplaneStats | undefined;
+
+  /** What a backplane tells this hub: publishes and counts from other nodes, its state. */
+  readonly backplaneEvents: BackplaneEvents = {
+    message: (topic, data) => this.#route(-1, topic, data),
+    remoteCount: (topic) => this.#tellCounts(topic, -1),
+    stats: (stats) => {
+      this.#stats = stats;
+      for (const port of this.#ports) port.postMessage({ b: stats } satisfies FromHub);
+    },
+  };
+
+  /** Connects the hub to other nodes. */
+  attach(backplane: Backplane): void {
+    this.#backplane = backplane;
+  }
+
+  /** The backplane's state, when there is one. */
+  get backplaneStats(): BackplaneStats | undefined {
+    return this.#stats;
+  }
 
   /** Adds the port of one more worker. */
   add(port: MessagePort): void {
     const index = this.#ports.length;
     this.#ports.push(port);
     port.onmessage = (event: MessageEvent<ToHub>) => this.#fromWorker(index, event.data);
+    if (this.#stats) port.postMessage({ b: this.#stats } satisfies FromHub);
   }
 
-  /** Subscribers of `topic` in all workers, as they last told. */
-  subscriberCount(topic: string): number {
+  /** Subscribers of `topic` in this process's workers, as they last told. */
+  localCount(topic: string): number {
     return (this.#counts.get(topic) ?? []).reduce((sum, n) => sum + (n ?? 0), 0);
   }
 
-  /** Publishes from the main thread to every worker with a subscriber of `topic`. */
-  publish(topic: string, data: string | Uint8Array | ArrayBuffer): void {
-    this.#route(-1, topic, data);
+  /** Subscribers of `topic` in this process and, with a backplane, on other nodes. */
+  subscriberCount(topic: string): number {
+    return this.localCount(topic) + (this.#backplane?.remoteCount(topic) ?? 0);
   }
 
-  /** Closes every port. */
-  close(): void {
+  /** Publishes from the main thread to every subscriber of `topic`, here and elsewhere. */
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer): void {
+    this.#route(-1, topic, data);
+    this.#backplane?.publish(topic, data);
+  }
+
+  /** Closes every port, and says goodbye to the other nodes. */
+  async close(): Promise<void> {
     for (const port of this.#ports) port.close();
+    await this.#backplane?.close();
   }
 
   #fromWorker(index: number, message: ToHub): void {
-    if ("p" in message) return this.#route(index, message.p, message.d);
+    if ("p" in message) {
+      this.#route(index, message.p, message.d);
+      this.#backplane?.publish(message.p, message.d);
+      return;
+    }
     const { c: topic, n } = message;
     let counts = this.#counts.get(topic);
     if (counts === undefined) this.#counts.set(topic, counts = []);
     counts[index] = n;
-    const total = counts.reduce((sum, k) => sum + (k ?? 0), 0);
-    if (total === 0) this.#counts.delete(topic);
-    for (const [other, port] of this.#ports.entries()) {
-      if (other !== index) {
-        port.postMessage({ o: topic, n: total - (counts[other] ?? 0) } satisfies FromHub);
-      }
+    const local = this.localCount(topic);
+    if (local === 0) this.#counts.delete(topic);
+    this.#backplane?.localCount(topic, local);
+    this.#tellCounts(topic, index);
+  }
+
+  /** Tells each worker but `except` how many subscribers `topic` has outside it. */
+  #tellCounts(topic: string, except: number): void {
+    const counts = this.#counts.get(topic) ?? [];
+    const total = this.subscriberCount(topic);
+    for (const [index, port] of this.#ports.entries()) {
+      if (index === except) continue;
+      port.postMessage({ o: topic, n: total - (counts[index] ?? 0) } satisfies FromHub);
     }
   }
 

@@ -42,6 +42,8 @@ export type SubscriberCountListener = (topic: string, count: number) => void;
 
 /** Publish and subscriber counts, as apps and servers see them. */
 export interface PubSub {
+  /** This instance's name on the backplane (`local` without one). */
+  readonly nodeId: string;
   /**
    * Publishes `data` (a string as text, bytes as binary) to every subscriber of `topic` in
    * the process; returns how many in this thread got it.
@@ -63,6 +65,8 @@ export interface TopicRegistryOptions {
   maxTopicsPerSession?: number;
   /** The port to the main thread's hub, in a worker of a pool. @default {undefined} (alone) */
   hub?: MessagePort;
+  /** This instance's name on the backplane. @default {"local"} */
+  nodeId?: string;
 }
 
 /** The size and kind of a message, measured once per publish. */
@@ -72,6 +76,8 @@ function measure(data: string | Uint8Array | ArrayBuffer): [number, MessageKind]
 
 /** Topics of one listener and their subscribers. */
 export class TopicRegistry implements PubSub {
+  /** This instance's name on the backplane (`local` without one). */
+  readonly nodeId: string;
   #topics = new Map<string, Set<Subscriber>>();
   /** Subscribers in other workers, by topic, as the hub last told. */
   #others = new Map<string, number>();
@@ -86,6 +92,7 @@ export class TopicRegistry implements PubSub {
     this.#metrics = options.metrics;
     this.#maxTopicsPerSession = options.maxTopicsPerSession ?? 100;
     this.#hub = options.hub;
+    this.nodeId = options.nodeId ?? "local";
     if (this.#hub) {
       this.#hub.onmessage = (event: MessageEvent<FromHub>) => this.#fromHub(event.data);
     }
@@ -192,6 +199,8 @@ export class TopicRegistry implements PubSub {
   #fromHub(message: FromHub): void {
     if ("p" in message) {
       this.#deliver(message.p, message.d);
+    } else if ("b" in message) {
+      if (this.#metrics) this.#metrics.backplane = message.b;
     } else {
       if (message.n === 0) this.#others.delete(message.o);
       else this.#others.set(message.o, message.n);

@@ -32,7 +32,7 @@ import { originPolicy } from "./origin.ts";
 import { chooseProtocol, formatAddress, peerOf, upgrade } from "./_upgrade.ts";
 import { WebSocketSession } from "./session.ts";
 import type { SessionCore } from "./session_core.ts";
-import type { TopicRegistry } from "../topics/registry.ts";
+import { TopicRegistry } from "../topics/registry.ts";
 import type { SessionLimits, SessionObserver } from "./session_options.ts";
 
 /** What the upgrader keeps for one session until it has closed and its handler returned. */
@@ -76,6 +76,9 @@ export interface UpgraderOptions {
 
 /** Seconds a refused client is told to wait before retrying when the server is full. */
 const RETRY_AFTER_SECONDS = "5";
+
+/** The topics of an upgrader made without any (tests, embedders): empty, and one thread's. */
+const NO_TOPICS = new TopicRegistry();
 
 /**
  * Upgrades valid WebSocket handshakes to sessions run by the handler the route's factory
@@ -206,7 +209,12 @@ export class WebSocketUpgrader implements SessionObserver {
         headers: { "retry-after": RETRY_AFTER_SECONDS },
       }, remote);
     }
-    const handler = route[protocol](request, { url, remoteAddr: peer, protocol });
+    const handler = route[protocol](request, {
+      url,
+      remoteAddr: peer,
+      protocol,
+      pubsub: this.#topics ?? NO_TOPICS,
+    });
     if (handler === null || handler instanceof Response) {
       const response = handler ?? refusalResponse({
         status: 403,

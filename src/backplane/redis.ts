@@ -1,0 +1,209 @@
+/**
+ * The Redis backplane, on the official `redis` client (node-redis 5): one connection to
+ * publish, one to subscribe. It is imported only when `--backplane` is set, and only on the
+ * main thread: an npm module makes Deno install an inspector hook that every WebSocket
+ * message of its isolate would pass (bench/README.md).
+ *
+ * - Publishes go out at once; while Redis is down they are counted lost, never queued
+ *   (`disableOfflineQueue`), so nothing arrives late when it returns.
+ * - A topic's channel (`PREFIX:t:TOPIC`) is subscribed only while this node has a subscriber.
+ * - Presence (`PREFIX:presence`): each change of a count, all counts every 3 s, a goodbye on
+ *   close; a node not heard from for 10 s is forgotten.
+ *
+ * @module
+ */
+
+import { createClient } from "redis";
+import type { Logger } from "../log.ts";
+import type { Backplane, BackplaneEvents, BackplaneStats } from "./backplane.ts";
+import { initialStats } from "./backplane.ts";
+import { redactedUrl } from "./backplane_url.ts";
+import { decodeEnvelope, encodeEnvelope, GapCounter } from "./envelope.ts";
+import { PRESENCE_REFRESH_MS, RemotePresence } from "./presence.ts";
+import type { PresenceMessage } from "./presence.ts";
+
+/** Options for {@linkcode connectRedisBackplane}. */
+export interface RedisBackplaneOptions {
+  /** `redis://…` or `rediss://…`. */
+  url: string;
+  /** This node's name. */
+  nodeId: string;
+  /** Prefix of the channels. */
+  prefix: string;
+  /** Connect and ping timeout in milliseconds. */
+  timeoutMs: number;
+  /** What the hub wants to hear. */
+  events: BackplaneEvents;
+  /** Where state changes are logged, one line each. */
+  logger?: Logger;
+}
+
+/** Retries while Redis is down: every 100 ms, so delivery resumes within a second of its return. */
+const RETRY_MS = 100;
+
+/** A backplane on Redis; connecting goes on in the background (local delivery never waits). */
+export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane {
+  const { nodeId, prefix, events, logger } = options;
+  const stats: BackplaneStats = initialStats();
+  const topicChannel = (topic: string) => `${prefix}:t:${topic}`;
+  const presenceChannel = `${prefix}:presence`;
+  const clientOptions = {
+    url: options.url,
+    disableOfflineQueue: true,
+    pingInterval: options.timeoutMs,
+    socket: { connectTimeout: options.timeoutMs, reconnectStrategy: () => RETRY_MS },
+  };
+  const pub = createClient(clientOptions);
+  const sub = pub.duplicate();
+  const gaps = new GapCounter();
+  const presence = new RemotePresence((topic, total) => events.remoteCount(topic, total));
+  /** Topics with a local subscriber: their channels are wanted. */
+  const followed = new Set<string>();
+  /** Channels the subscriber connection has (node-redis subscribes them again after a drop). */
+  const subscribed = new Set<string>();
+  const localCounts = new Map<string, number>();
+  let changed: Record<string, number> | undefined;
+  const seqs = new Map<string, number>();
+  let everUp = false;
+  let closing = false;
+  let statsQueued = false;
+
+  const report = () => {
+    stats.nodes = presence.nodeCount;
+    if (statsQueued) return;
+    statsQueued = true;
+    queueMicrotask(() => {
+      statsQueued = false;
+      events.stats({ ...stats });
+    });
+  };
+
+  const setUp = (up: boolean, why?: string) => {
+    if (stats.up === up) return;
+    stats.up = up;
+    if (up) {
+      if (everUp) stats.reconnects++;
+      everUp = true;
+      logger?.info("backplane.up", { url: redactedUrl(options.url), node: nodeId });
+      for (const topic of followed) follow(topic);
+      sharePresence(true);
+    } else if (!closing) {
+      logger?.warn("backplane.down", { url: redactedUrl(options.url), why });
+    }
+    report();
+  };
+  const checkUp = (why?: string) => setUp(pub.isReady && sub.isReady, why);
+
+  for (const client of [pub, sub]) {
+    client.on("ready", () => checkUp());
+    client.on("end", () => checkUp("connection ended"));
+    client.on("reconnecting", () => checkUp("reconnecting"));
+    client.on("error", (error: Error) => checkUp(error.message));
+  }
+
+  const onTopicMessage = (message: string, channel: string) => {
+    const topic = channel.slice(prefix.length + 3);
+    const envelope = decodeEnvelope(message);
+    if (envelope === null || envelope.origin === nodeId) return;
+    stats.gaps += gaps.missing(topic, envelope);
+    stats.messagesIn++;
+    stats.bytesIn += typeof envelope.data === "string"
+      ? envelope.data.length
+      : envelope.data.byteLength;
+    events.message(topic, envelope.data);
+    report();
+  };
+
+  const onPresence = (message: string) => {
+    let value: PresenceMessage;
+    try {
+      value = JSON.parse(message);
+    } catch {
+      return;
+    }
+    if (typeof value?.n !== "string" || value.n === nodeId) return;
+    if (value.bye) {
+      presence.drop(value.n);
+      gaps.forgetOrigin(value.n);
+    } else presence.apply(value.n, value.c ?? {}, value.f === true, performance.now());
+    report();
+  };
+
+  const follow = (topic: string) => {
+    const channel = topicChannel(topic);
+    if (subscribed.has(channel) || !sub.isReady) return;
+    subscribed.add(channel);
+    sub.subscribe(channel, onTopicMessage).catch(() => subscribed.delete(channel));
+  };
+
+  const unfollow = (topic: string) => {
+    const channel = topicChannel(topic);
+    gaps.forget(topic);
+    if (!subscribed.delete(channel)) return;
+    sub.unsubscribe(channel).catch(() => {});
+  };
+
+  const sharePresence = (full: boolean) => {
+    const counts = full ? Object.fromEntries(localCounts) : changed;
+    changed = undefined;
+    if (counts === undefined || !pub.isReady) return;
+    const message: PresenceMessage = full
+      ? { n: nodeId, c: counts, f: true }
+      : { n: nodeId, c: counts };
+    pub.publish(presenceChannel, JSON.stringify(message)).catch(() => {});
+  };
+
+  const refresh = setInterval(() => {
+    sharePresence(true);
+    for (const node of presence.sweep(performance.now())) gaps.forgetOrigin(node);
+    report();
+  }, PRESENCE_REFRESH_MS);
+
+  pub.connect().catch(() => {});
+  sub.connect().then(
+    () => sub.subscribe(presenceChannel, onPresence),
+    () => {},
+  ).catch(() => {});
+
+  return {
+    nodeId,
+    remoteCount: (topic) => presence.total(topic),
+    publish(topic, data) {
+      const seq = (seqs.get(topic) ?? 0) + 1;
+      seqs.set(topic, seq);
+      const bytes = typeof data === "string" ? data.length : data.byteLength;
+      if (!stats.up) {
+        stats.publishErrors++;
+        return report();
+      }
+      stats.messagesOut++;
+      stats.bytesOut += bytes;
+      pub.publish(topicChannel(topic), encodeEnvelope(nodeId, seq, data)).catch(() => {
+        stats.publishErrors++;
+        report();
+      });
+      report();
+    },
+    localCount(topic, count) {
+      if (count > 0) localCounts.set(topic, count);
+      else localCounts.delete(topic);
+      if (count > 0 && !followed.has(topic)) {
+        followed.add(topic);
+        follow(topic);
+      } else if (count === 0 && followed.delete(topic)) unfollow(topic);
+      const first = changed === undefined;
+      (changed ??= {})[topic] = count;
+      // Changes made in one turn go out together.
+      if (first) queueMicrotask(() => sharePresence(false));
+    },
+    async close() {
+      closing = true;
+      clearInterval(refresh);
+      if (pub.isReady) {
+        const bye: PresenceMessage = { n: nodeId, bye: true };
+        await pub.publish(presenceChannel, JSON.stringify(bye)).catch(() => {});
+      }
+      await Promise.all([pub, sub].map((client) => client.close().catch(() => {})));
+    },
+  };
+}
