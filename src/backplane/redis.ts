@@ -153,11 +153,13 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     pub.publish(presenceChannel, JSON.stringify(message)).catch(() => {});
   };
 
-  const refresh = setInterval(() => {
-    sharePresence(true);
-    for (const node of presence.sweep(performance.now())) gaps.forgetOrigin(node);
-    report();
-  }, PRESENCE_REFRESH_MS);
+  const refresh = setInterval(() => sharePresence(true), PRESENCE_REFRESH_MS);
+  // Once a second, so a node that went quiet is forgotten within a second of the expiry.
+  const sweep = setInterval(() => {
+    const gone = presence.sweep(performance.now());
+    for (const node of gone) gaps.forgetOrigin(node);
+    if (gone.length > 0) report();
+  }, 1000);
 
   pub.connect().catch(() => {});
   sub.connect().then(
@@ -199,6 +201,7 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     async close() {
       closing = true;
       clearInterval(refresh);
+      clearInterval(sweep);
       if (pub.isReady) {
         const bye: PresenceMessage = { n: nodeId, bye: true };
         await pub.publish(presenceChannel, JSON.stringify(bye)).catch(() => {});

@@ -1,0 +1,254 @@
+/**
+ * Topics across instances on a real Redis (issue #16): two server processes, chat messages
+ * both ways, presence, Redis killed and restarted mid-stream, a node killed, workers.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ServerProcess, spawnServer } from "./_process.ts";
+import { haveRedis, NO_REDIS, RedisServer } from "./_redis.ts";
+import { freePort, openWebSocket } from "./_helpers.ts";
+
+const ignore = !haveRedis && Deno.env.get("CI") !== "true";
+
+/** A chat client of one instance: it reads every message into `received`. */
+class Member {
+  readonly received: Record<string, unknown>[] = [];
+  #waiters = new Set<() => void>();
+
+  private constructor(readonly socket: WebSocket) {
+    socket.addEventListener("message", (event) => {
+      const frame = JSON.parse(String(event.data));
+      this.received.push(...(Array.isArray(frame) ? frame : [frame]));
+      for (const wake of [...this.#waiters]) wake();
+    });
+  }
+
+  /** Opens a session on `port` and joins room `r` as `name`; resolves once joined. */
+  static async join(port: number, name: string): Promise<Member> {
+    const socket = await openWebSocket(`ws://127.0.0.1:${port}/chat`, "chat.v1");
+    const member = new Member(socket);
+    socket.send(JSON.stringify({ type: "join", room: "r", name }));
+    await member.until((m) => m.type === "joined");
+    return member;
+  }
+
+  say(text: string, seq: number): void {
+    this.socket.send(JSON.stringify({ type: "say", room: "r", text, seq }));
+  }
+
+  /** Where the messages received from now on start. */
+  mark(): number {
+    return this.received.length;
+  }
+
+  /** Resolves with the first message received since `from` matching `wanted`, now or later. */
+  until(
+    wanted: (m: Record<string, unknown>) => boolean,
+    from = 0,
+  ): Promise<Record<string, unknown>> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const found = this.received.slice(from).find(wanted);
+        if (found === undefined) return;
+        this.#waiters.delete(check);
+        resolve(found);
+      };
+      this.#waiters.add(check);
+      check();
+    });
+  }
+
+  /** The chat messages received from `from`, once there are `count` of them. */
+  async from(from: string, count: number): Promise<Record<string, unknown>[]> {
+    const mine = () => this.received.filter((m) => m.type === "message" && m.from === from);
+    await this.until(() => mine().length >= count);
+    return mine();
+  }
+
+  /** Resolves once a presence message since `from` says `n` members. */
+  members(n: number, from = 0): Promise<Record<string, unknown>> {
+    return this.until((m) => m.type === "presence" && m.members === n, from);
+  }
+}
+
+/** Starts an instance on Redis at `redisPort`, named `node`. */
+function instance(redisPort: number, node: string, args: string[] = []): Promise<ServerProcess> {
+  return spawnServer([`--backplane=redis://127.0.0.1:${redisPort}`, `--node-id=${node}`, ...args]);
+}
+
+/** Reads a metric of an instance. */
+async function metric(port: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(" ")[1]);
+}
+
+/**
+ * Reads a metric until it satisfies `wanted`: the main thread tells the workers its backplane
+ * counters after the fact, and no event says when. Polls every 20 ms for at most 5 s.
+ */
+async function metricUntil(port: number, name: string, wanted: (n: number) => boolean) {
+  let value = await metric(port, name);
+  for (let tries = 0; !wanted(value) && tries < 250; tries++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    value = await metric(port, name);
+  }
+  return value;
+}
+
+Deno.test({
+  name:
+    "two instances on one Redis: chat messages cross both ways in order, exactly once, and presence counts both",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    await using redis = new RedisServer(freePort());
+    await redis.ready;
+    await using a = await instance(redis.port, "A");
+    await using b = await instance(redis.port, "B");
+    const ann = await Member.join(a.port, "ann");
+    const bob = await Member.join(b.port, "bob");
+    await ann.members(2);
+    await bob.members(2);
+    const count = 300;
+    for (let seq = 0; seq < count; seq++) {
+      ann.say(`a${seq}`, seq);
+      bob.say(`b${seq}`, seq);
+    }
+    for (const member of [ann, bob]) {
+      for (const [from, node] of [["ann", "A"], ["bob", "B"]]) {
+        const got = await member.from(from, count);
+        assert.deepEqual(got.map((m) => m.seq), Array.from({ length: count }, (_, i) => i));
+        assert.ok(got.every((m) => m.node === node), `labelled with ${node}`);
+      }
+    }
+    // Exactly once: a last marker from each side arrives after everything, with no extra copy.
+    ann.say("end", count);
+    await bob.until((m) => m.from === "ann" && m.seq === count);
+    assert.equal((await bob.from("ann", count + 1)).length, count + 1);
+    assert.equal(await metric(a.port, "websocket_backplane_gaps_total"), 0);
+    for (const member of [ann, bob]) member.socket.close();
+  },
+});
+
+Deno.test({
+  name:
+    "Redis killed mid-stream: local delivery goes on, cross-node publishes are counted lost, none arrives late, and delivery resumes when Redis returns",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    const redisPort = freePort();
+    let redis = new RedisServer(redisPort);
+    await redis.ready;
+    await using a = await instance(redisPort, "A");
+    await using b = await instance(redisPort, "B");
+    const ann = await Member.join(a.port, "ann");
+    const carl = await Member.join(a.port, "carl");
+    const bob = await Member.join(b.port, "bob");
+    await ann.members(3);
+    ann.say("before", 0);
+    await bob.until((m) => m.text === "before");
+
+    const down = a.waitFor(/ backplane\.down /);
+    await redis.kill();
+    await down;
+    const lost = 100;
+    for (let seq = 1; seq <= lost; seq++) ann.say(`during ${seq}`, seq);
+    const local = await carl.from("ann", lost + 1);
+    assert.deepEqual(local.map((m) => m.seq), Array.from({ length: lost + 1 }, (_, i) => i));
+    const errors = await metricUntil(
+      a.port,
+      "websocket_backplane_publish_errors_total",
+      (n) => n >= lost,
+    );
+    assert.ok(errors >= lost, `${errors} publishes counted lost`);
+    assert.equal(await metricUntil(a.port, "websocket_backplane_up", (n) => n === 0), 0);
+    // Readiness stays up by default: a Redis outage must not empty the load balancer.
+    assert.equal((await fetch(`http://127.0.0.1:${a.port}/readyz`)).status, 200);
+
+    const upA = a.waitFor(/ backplane\.up /, 2);
+    const upB = b.waitFor(/ backplane\.up /, 2);
+    redis = new RedisServer(redisPort);
+    await redis.ready;
+    const returnedMs = performance.now();
+    await Promise.all([upA, upB]);
+    console.log(`both instances back ${Math.round(performance.now() - returnedMs)} ms after Redis`);
+    // A message crosses again, and it is the first bob gets after "before": nothing published
+    // during the outage arrives late.
+    ann.say("after", lost + 1);
+    await bob.until((m) => m.text === "after");
+    const fromAnn = await bob.from("ann", 2);
+    assert.deepEqual(fromAnn.map((m) => m.text), ["before", "after"]);
+    assert.ok(
+      await metricUntil(a.port, "websocket_backplane_reconnects_total", (n) => n >= 1) >= 1,
+    );
+    for (const member of [ann, carl, bob]) member.socket.close();
+    await redis.kill();
+  },
+});
+
+Deno.test({
+  name:
+    "a node killed with SIGKILL drops out of presence, and --ready-requires-backplane follows Redis",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    const redis = new RedisServer(freePort());
+    await redis.ready;
+    await using a = await instance(redis.port, "A", ["--ready-requires-backplane=true"]);
+    const b = await instance(redis.port, "B");
+    const ann = await Member.join(a.port, "ann");
+    const bob = await Member.join(b.port, "bob");
+    await ann.members(2);
+    const killedMs = performance.now();
+    const annMark = ann.mark();
+    b.signal("SIGKILL");
+    await b.status;
+    await ann.members(1, annMark);
+    console.log(
+      `node B left presence ${Math.round(performance.now() - killedMs)} ms after SIGKILL`,
+    );
+    await b[Symbol.asyncDispose]();
+    assert.equal((await fetch(`http://127.0.0.1:${a.port}/readyz`)).status, 200);
+    const down = a.waitFor(/ backplane\.down /);
+    await redis.kill();
+    await down;
+    await metricUntil(a.port, "websocket_backplane_up", (n) => n === 0);
+    const readyz = await fetch(`http://127.0.0.1:${a.port}/readyz`);
+    assert.equal(readyz.status, 503);
+    assert.equal(await readyz.text(), "backplane down\n");
+    ann.socket.close();
+    bob.socket.close();
+  },
+});
+
+Deno.test({
+  name:
+    "with --workers 2 and a backplane, a message from another instance reaches members in both workers",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    await using redis = new RedisServer(freePort());
+    await redis.ready;
+    const port = freePort();
+    await using a = await instance(redis.port, "A", ["--workers=2", `--port=${port}`]);
+    await using b = await instance(redis.port, "B");
+    const onA = [];
+    for (let i = 0; i < 8; i++) onA.push(await Member.join(port, `a${i}`));
+    const opens = await a.waitFor(/ session\.open /, onA.length);
+    const workers = new Set(opens.map((line) => Number(/session=(\d+)/.exec(line)![1]) % 2));
+    assert.equal(workers.size, 2, "members sit in both workers");
+    const bob = await Member.join(b.port, "bob");
+    await Promise.all([...onA, bob].map((member) => member.members(onA.length + 1)));
+    for (let seq = 0; seq < 50; seq++) bob.say("x", seq);
+    for (const member of onA) {
+      const got = await member.from("bob", 50);
+      assert.deepEqual(got.map((m) => m.seq), Array.from({ length: 50 }, (_, i) => i));
+    }
+    for (const member of [...onA, bob]) member.socket.close();
+    // The other nodes see one node with 8 members, not two.
+    assert.equal(await metric(b.port, "websocket_backplane_nodes"), 1);
+  },
+});
