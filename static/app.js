@@ -33,7 +33,10 @@ const logEl = byId("log");
 
 const url = echoUrl(location);
 
-/** Send times (performance.now()) of messages whose echo has not arrived yet, oldest first. */
+/**
+ * Send times (performance.now()) of messages whose echo has not arrived yet, oldest first.
+ * @type {number[]}
+ */
 let pending = [];
 
 /**

@@ -5,7 +5,9 @@
  * @module
  */
 
-import puppeteer, { type Browser } from "puppeteer-core";
+/// <reference lib="dom" />
+
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
 /** Where the test looks for Chromium: `$CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
 export const CHROMIUM_PATH: string = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -76,4 +78,47 @@ export async function launchChromium(
       }
     })();
   return { browser, close, [Symbol.asyncDispose]: close };
+}
+
+/** What went wrong in a page that {@linkcode watchPage} watches. */
+export interface PageProblems {
+  /** Uncaught errors in the page. */
+  readonly errors: string[];
+  /** Responses with a status of 400 or more, as `status url`. */
+  readonly badResponses: string[];
+  /** Content-Security-Policy violations so far, as `directive blockedURI`. */
+  cspViolations(): Promise<string[]>;
+}
+
+/**
+ * Starts recording a page's uncaught errors, failed responses and CSP violations; call it
+ * before the page's first `goto`.
+ */
+export async function watchPage(page: Page): Promise<PageProblems> {
+  const errors: string[] = [];
+  const badResponses: string[] = [];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("response", (response) => {
+    if (response.status() >= 400) badResponses.push(`${response.status()} ${response.url()}`);
+  });
+  await page.evaluateOnNewDocument(() => {
+    const w = globalThis as unknown as { cspViolations: string[] };
+    w.cspViolations = [];
+    document.addEventListener("securitypolicyviolation", (event) => {
+      w.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
+    });
+  });
+  return {
+    errors,
+    badResponses,
+    cspViolations: () =>
+      page.evaluate(() => (globalThis as unknown as { cspViolations: string[] }).cspViolations),
+  };
+}
+
+/** How many CSS pixels the page is wider than its viewport (0 when it fits). */
+export function sidewaysOverflow(page: Page): Promise<number> {
+  return page.evaluate(() =>
+    document.documentElement.scrollWidth - document.documentElement.clientWidth
+  );
 }
