@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { initialStats } from "../src/backplane/backplane.ts";
 import { Metrics } from "../src/metrics.ts";
 import {
   closeWebSocket,
@@ -61,9 +62,17 @@ Deno.test("the exposition has HELP and TYPE for every family and escapes labels"
   const metrics = new Metrics();
   metrics.countRefusal('odd "reason"\\n');
   const text = metrics.render();
-  const families = [...text.matchAll(/^# TYPE (\S+) (counter|gauge)$/gm)].map((m) => m[1]);
-  assert.equal(families.length, 11);
+  const familiesOf = (text: string) =>
+    [...text.matchAll(/^# TYPE (\S+) (counter|gauge)$/gm)].map((m) => m[1]);
+  const families = familiesOf(text);
+  assert.equal(families.length, 16, "11 of sessions, messages and HTTP, 5 of topics");
   for (const family of families) assert.match(text, new RegExp(`^# HELP ${family} `, "m"));
   assert.match(text, /reason="odd \\"reason\\"\\\\n"} 1/);
   assert.ok(text.endsWith("\n"));
+  // With a backplane, its 7 families follow.
+  metrics.backplane = { ...initialStats(), up: true, gaps: 2 };
+  const withBackplane = metrics.render();
+  assert.equal(familiesOf(withBackplane).length, 23);
+  assert.match(withBackplane, /^websocket_backplane_up 1$/m);
+  assert.match(withBackplane, /^websocket_backplane_gaps_total 2$/m);
 });
