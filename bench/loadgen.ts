@@ -47,6 +47,9 @@ export interface LoadgenResult {
   maxUs?: number;
   meanUs?: number;
   opened?: number;
+  /** Fan-out: messages the publisher sent, and the subscribers each went to. */
+  published?: number;
+  subscribers?: number;
   serverCpuPct: number;
   genCpuPct: number;
   coreBusyPct: number[];

@@ -48,7 +48,8 @@ export interface Report {
   totalSeconds: number;
 }
 
-function median(values: number[]): number {
+/** The median of the finite values, NaN if none. */
+export function median(values: number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
   const mid = Math.floor(v.length / 2);

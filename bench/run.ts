@@ -1,8 +1,9 @@
 /**
  * The benchmark suite (issue #5): compares the project's server with minimal
- * raw Deno baselines on echo throughput, latency, handshakes, idle-session
- * memory and static files, interleaving project and baseline runs, and writes
- * a Markdown report to bench/results/<date>.md (also printed).
+ * raw Deno baselines on echo throughput, latency, handshakes, topic fan-out
+ * (issue #15), idle-session memory and static files, interleaving project and
+ * baseline runs, and writes a Markdown report to bench/results/<date>.md (also
+ * printed).
  *
  * Run it through `bash bench/run.sh` (installs Go, gorilla/websocket and wrk
  * from Debian if missing, builds bench/loadgen, raises the fd limit). Flags:
@@ -15,6 +16,8 @@
  *                    and baseline one after the other, A/B then B/A)
  * - `--seconds=4`    measured seconds per run of those (plus `--warmup=2`)
  * - `--sessions=10000` idle sessions for the memory scenario
+ * - `--fanout-subscribers=1000` subscribers of the fan-out row (one publisher besides them)
+ * - `--fanout-window=32` fan-out messages in flight (sent, not yet received by every subscriber)
  * - `--only=a,b`     run only scenarios whose id contains one of these (default: all)
  * - `--stand-in`     use the raw baseline in place of the project (default: off; on when
  *                    main.ts is absent)
@@ -47,7 +50,7 @@ import {
   startServer,
   stopAll,
 } from "./procs.ts";
-import { best, fmt, renderReport, type Row, type Section } from "./report.ts";
+import { best, fmt, median, renderReport, type Row, type Section } from "./report.ts";
 
 const started = performance.now();
 const startDate = new Date();
@@ -86,6 +89,19 @@ const turnSeconds = Number(flag("turn-seconds", "1"));
 const latencyRounds = Number(flag("latency-rounds", "12"));
 const latencySeconds = Number(flag("latency-seconds", "2"));
 const sessions = Number(flag("sessions", "10000"));
+/**
+ * The fan-out row: one publisher, `fanoutSubscribers` subscribers, 32-byte text, at most
+ * `fanoutWindow` messages in flight as the slowest subscriber sees them (bench/loadgen/fanout.go).
+ * Thirty-two: about a quarter second of the server's work, so it never waits for the
+ * generator. In trial rounds (3 each, 1 + 1 s in turns) windows of 4 and more kept the server
+ * core 98-100 % busy; the generator, whose cost per delivery falls as each read picks up more
+ * frames, went from 95-98 % of its core at 4 and 8 to 87-95 % at 16 and 88-93 % at 32, so at
+ * 32 the server is the limit and the generator keeps up with room to spare. The ratio did not
+ * move with the window beyond the rounds' spread (4: 0.96-0.97, 8: 0.95-1.01, 16: 0.98-1.06,
+ * 32: 0.97-1.01); 64 made the rounds slower and noisier.
+ */
+const fanoutSubscribers = Number(flag("fanout-subscribers", "1000"));
+const fanoutWindow = Number(flag("fanout-window", "32"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
 const outDir = flag("out", `${repo}/bench/results`);
@@ -148,6 +164,25 @@ function projectCmd(port: number, extra: string[] = []): string[] {
 
 function baselineEchoCmd(port: number): string[] {
   return echoServerCmd(true, port);
+}
+
+/** The project serving bench/fanout_app.ts (the topics API), with `extra` settings. */
+function projectFanoutCmd(port: number, extra: string[] = []): string[] {
+  return [
+    "deno",
+    "run",
+    "-P",
+    "main.ts",
+    "--app=bench/fanout_app.ts",
+    `--port=${port}`,
+    "--hostname=127.0.0.1",
+    "--log-level=warn",
+    ...extra,
+  ];
+}
+
+function baselineFanoutCmd(port: number): string[] {
+  return ["deno", "run", "--allow-net", "bench/baseline_fanout.ts", `--port=${port}`];
 }
 
 function baselineStaticCmd(port: number): string[] {
@@ -270,6 +305,8 @@ interface InTurnsOptions {
   extra?: (r: LoadgenResult) => Record<string, number>;
   /** Measured seconds per server (default `--turn-seconds`). */
   seconds?: number;
+  /** The WebSocket path on both servers (default `/echo`). */
+  path?: string;
 }
 
 /**
@@ -279,15 +316,15 @@ interface InTurnsOptions {
  */
 function inTurns(
   args: Record<string, string | number>,
-  { value, extra, seconds: measuredSeconds = turnSeconds }: InTurnsOptions,
+  { value, extra, seconds: measuredSeconds = turnSeconds, path = "/echo" }: InTurnsOptions,
 ): RoundRunner {
   return async (pair, order) => {
     const [a, b] = order.map((side) => pair![side]);
     const [first, second] = await runLoadgenInTurns(generator, {
       ...args,
-      url: `ws://127.0.0.1:${a.port}/echo`,
+      url: `ws://127.0.0.1:${a.port}${path}`,
       pids: processTree(a.pid).join(","),
-      url2: `ws://127.0.0.1:${b.port}/echo`,
+      url2: `ws://127.0.0.1:${b.port}${path}`,
       pids2: processTree(b.pid).join(","),
       warmup: `${turnWarmup}s`,
       duration: `${measuredSeconds}s`,
@@ -369,6 +406,210 @@ async function wsSection(rows: Row[]): Promise<void> {
       ...samples,
     });
   }
+}
+
+// ------------------------------------------------------------------ fan-out (issue #15)
+
+/** The generator's fan-out load: one publisher, the subscribers, 32-byte text (see fanout.go). */
+const fanoutArgs = {
+  mode: "fanout",
+  protocol: "fanout",
+  conns: fanoutSubscribers,
+  size: 32,
+  type: "text",
+  window: fanoutWindow,
+};
+
+/**
+ * A fan-out sample is a figure only if every delivery arrived: the generator checks each
+ * (count and order per subscriber: lost and mismatches), and here every subscriber must have
+ * been there. A sample with any problem keeps its counts (they fail the row) but no figure.
+ */
+function fanoutSample(sample: Sample): Sample {
+  if (Number.isFinite(sample.value) && sample.extra.subscribers !== fanoutSubscribers) {
+    sample.errors++;
+    sample.errorSample ??= `${sample.extra.subscribers} of ${fanoutSubscribers} subscribers`;
+  }
+  if (sample.mismatches + sample.lost + sample.errors > 0) sample.value = NaN;
+  return sample;
+}
+
+function fanoutExtra(r: LoadgenResult): Record<string, number> {
+  return { published: r.published ?? 0, subscribers: r.subscribers ?? 0 };
+}
+
+/**
+ * Fan-out: 1 publisher → `fanoutSubscribers` subscribers, the project's topics
+ * (bench/fanout_app.ts) against a `Set` and a send loop (bench/baseline_fanout.ts), in turns
+ * like the other WebSocket rows; deliveries per second of server CPU.
+ */
+async function fanoutSection(rows: Row[]): Promise<Section | null> {
+  if (!wanted("fanout")) return null;
+  const startPair = async (): Promise<Pair> => {
+    const [project, baseline] = await Promise.all([
+      start("project-fanout", standIn ? baselineFanoutCmd : projectFanoutCmd),
+      start("baseline-fanout", baselineFanoutCmd),
+    ]);
+    return { project, baseline };
+  };
+  const inTurnsRound = inTurns(fanoutArgs, {
+    value: (r) => r.rate,
+    extra: fanoutExtra,
+    path: "/fanout",
+  });
+  const samples = await compare("fanout", {
+    count: rounds,
+    startPair,
+    runRound: async (pair, order) => {
+      const out = await inTurnsRound(pair, order);
+      return { project: fanoutSample(out.project), baseline: fanoutSample(out.baseline) };
+    },
+    show: (x) => `${fmt(x.value)} deliveries/s (${fmt(x.extra.published)} published)`,
+  });
+  rows.push({
+    scenario: `Fan-out 1 → ${
+      fmt(fanoutSubscribers)
+    } subscribers × 32 B text (window ${fanoutWindow})`,
+    metric: "deliveries/s",
+    better: "higher",
+    target: { op: ">=", ratio: 0.95 },
+    perCpu: true,
+    ...samples,
+  });
+  return fanoutDetail(samples);
+}
+
+/** The fan-out row per server CPU-second, the spread of its rounds, and what was checked. */
+function fanoutDetail(samples: Record<Side, Sample[]>): Section {
+  const ratios = samples.project.map((p, i) => perCpuSecond(p) / perCpuSecond(samples.baseline[i]))
+    .filter(Number.isFinite).sort((a, b) => a - b);
+  const quartile = (q: number) => ratios[Math.round(q * (ratios.length - 1))] ?? NaN;
+  const all = [...samples.project, ...samples.baseline];
+  const checked = all.reduce(
+    (a, s) => a + (s.extra.published ?? 0) * (s.extra.subscribers ?? 0),
+    0,
+  );
+  const problems = all.reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
+  const line = (side: Side) =>
+    `| ${side} | ${fmt(median(samples[side].map(perCpuSecond)))} | ${
+      fmt(median(samples[side].map((s) => s.value)))
+    } | ${fmt(median(samples[side].map((s) => s.serverCpuPct)))}% | ${
+      fmt(median(samples[side].map((s) => s.genCpuPct)))
+    }% |`;
+  return {
+    title: "Fan-out per server CPU-second",
+    body: [
+      "Medians over the rounds (server pinned, generator on the other core):",
+      "",
+      "| Server | Deliveries per CPU-s | Deliveries/s | Server CPU | Generator CPU |",
+      "|---|--:|--:|--:|--:|",
+      line("project"),
+      line("baseline"),
+      "",
+      `Project / baseline per CPU-second, ${ratios.length} rounds: median **${
+        fmtRatio(median(ratios))
+      }**, quartiles ${fmtRatio(quartile(0.25))}-${fmtRatio(quartile(0.75))}, range ${
+        fmtRatio(ratios[0] ?? NaN)
+      }-${fmtRatio(ratios[ratios.length - 1] ?? NaN)}.`,
+      "",
+      `Every delivery checked (sequence, bytes and type, in order, per subscriber; nothing back to ` +
+      `the publisher): ${fmt(checked)} deliveries of ${
+        fmt(all.reduce((a, s) => a + (s.extra.published ?? 0), 0))
+      } published messages, warm-up included; ${
+        problems === 0 ? "none missing, wrong or out of order" : `**${problems} problems**`
+      }.`,
+    ].join("\n"),
+  };
+}
+
+function fmtRatio(n: number): string {
+  return Number.isFinite(n) ? n.toFixed(3) : "n/a";
+}
+
+/** Deliveries per second of server CPU. */
+function perCpuSecond(s: Sample): number {
+  return s.value / (s.serverCpuPct / 100);
+}
+
+/**
+ * Multi-core on the fan-out load (a report, not a target): the project with `--workers=2`
+ * against `--workers=1`, both unpinned like the echo workers section, one after the other.
+ */
+async function fanoutWorkersSection(): Promise<Section | null> {
+  if (!wanted("fanout") && !wanted("workers")) return null;
+  const title = `Multi-core fan-out: 1 vs 2 workers (1 → ${
+    fmt(fanoutSubscribers)
+  } subscribers × 32 B)`;
+  if (standIn) {
+    return { title, body: "Not run: the stand-in server has no `--workers` setting." };
+  }
+  const all = cores > 1 ? `0-${cores - 1}` : "0";
+  const unpinned: GeneratorSetup = { ...generator, core: all };
+  const results: Record<string, Sample[]> = { "1": [], "2": [] };
+  for (let round = 0; round < otherRounds; round++) {
+    for (const n of round % 2 === 0 ? ["1", "2"] : ["2", "1"]) {
+      const server = await start(
+        `fanout-workers-${n}`,
+        (port) => projectFanoutCmd(port, [`--workers=${n}`]),
+        all,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 500)); // let every worker listen
+        const run = await runLoadgen(unpinned, {
+          ...fanoutArgs,
+          url: `ws://127.0.0.1:${server.port}/fanout`,
+          warmup: `${warmup}s`,
+          duration: `${seconds}s`,
+          pids: processTree(server.pid).join(","),
+        }, loadgenTimeout());
+        const sample = fanoutSample(toSample(run, (r) => r.rate, fanoutExtra));
+        results[n].push(sample);
+        const errs = sample.mismatches + sample.lost + sample.errors;
+        log(
+          `fanout workers=${n} round ${round + 1}: ${fmt(sample.value)} deliveries/s srv ${
+            fmt(sample.serverCpuPct)
+          }% gen ${fmt(sample.genCpuPct)}%${errs ? `  PROBLEMS ${errs}` : ""}`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const errors = (n: string) =>
+    results[n].reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
+  const line = (n: string) => {
+    const list = results[n];
+    return `| ${n} | ${fmt(median(list.map((s) => s.value)))} | ${
+      fmt(median(list.map(perCpuSecond)))
+    } | ${fmt(median(list.map((s) => s.serverCpuPct)))}% | ${
+      fmt(median(list.map((s) => s.genCpuPct)))
+    }% | ${errors(n)} |`;
+  };
+  const paired = (figure: (s: Sample) => number) =>
+    median(results["2"].map((s, i) => figure(s) / figure(results["1"][i])));
+  const failed = errors("1") + errors("2") > 0;
+  const first = [...results["1"], ...results["2"]].find((s) => s.errorSample)?.errorSample;
+  return {
+    title,
+    body: [
+      `Not a target. Server and generator both unpinned on all ${cores} cores, ${otherRounds} ` +
+      `rounds of ${warmup} + ${seconds} s per server, one after the other: the generator ` +
+      "(a reader per subscriber) competes with the workers for the same cores, so this shows " +
+      "scaling on this box, not the server's ceiling. CPU is percent of one core (up to 100% × " +
+      "cores). Medians over rounds; every delivery checked as in the fan-out row.",
+      "",
+      "| Workers | Deliveries/s | Per server CPU-s | Server CPU | Generator CPU | Errors |",
+      "|--:|--:|--:|--:|--:|--:|",
+      line("1"),
+      line("2"),
+      "",
+      `2 workers / 1 worker, paired by round, median: ${
+        fmt(paired((s) => s.value))
+      } deliveries/s, ${fmt(paired(perCpuSecond))} per server CPU-second.${
+        failed ? ` **Errors: the figures do not count.** First: \`${first ?? "?"}\`` : ""
+      }`,
+    ].join("\n"),
+  };
 }
 
 /** Files a static server answered wrongly (status, length or bytes), by file name. */
@@ -596,13 +837,17 @@ function methodLines(): string[] {
     `WebSocket rows (echo, round trip, handshakes): ${rounds} rounds (round trip: ${latencyRounds}), each on a freshly started pair of servers, stopped after it. In a round the generator takes turns between the two servers in windows of ${slice} s (A B, B A, A B, ...; a paused server's traffic is drained before the other's window starts), ${turnWarmup} s of warm-up and then ${turnSeconds} s (round trip: ${latencySeconds} s, for enough round trips behind each p99) measured per server; each server's windows are summed into the round's figure.`,
     `Static, idle-memory and workers rows: ${otherRounds} rounds, project and baseline one after the other (A/B, B/A, ...), ${warmup} s warm-up + ${seconds} s measured per run; every round starts both servers afresh (the idle-memory rows start one per run). Their margins are wide, so they get fewer rounds.`,
     "Cells show the **best** round and the median in parentheses. Judged ratio (bold): project / baseline within each round, median over rounds; for server-bound rates (echo throughput, handshakes, static) the figures compared are per second of server CPU. Why: this machine is shared; its speed dips by 10-15 % for seconds at a time, which one-after-the-other runs catch on one side only (taking turns in short windows puts both sides through the same dip), and one of two identical server processes can stay 5-10 % faster than the other for as long as it runs (only many rounds, each with fresh processes, average that out). Windows of one server under one load also vary by ±10-20 % among themselves (64 KiB echo), so a round sums its windows. The raw best-of-rounds ratio is shown beside it; the limit column says whether the server core was saturated.",
+    wanted("fanout") &&
+    `Fan-out row: 1 publisher → ${
+      fmt(fanoutSubscribers)
+    } subscribers on one server, 32-byte text, in turns like the WebSocket rows. The publisher sends message s only once every subscriber has received message s - ${fanoutWindow} (at most ${fanoutWindow} in flight, judged by the slowest subscriber); every subscriber must receive exactly 0, 1, 2, ... (sequence number, bytes, type), the publisher nothing, and every message sent must have reached every subscriber when the load drains. Before the first counted message the publisher sends probes until every subscriber has received one (the server subscribes a session when it opens). Figure: deliveries (messages × subscribers received) per second, compared per second of server CPU. Project: \`main.ts --app=bench/fanout_app.ts\` (subscribe on open, publish each message to the others); baseline: bench/baseline_fanout.ts (a \`Set\` of sockets and a \`send\` loop).`,
     "Baselines: bench/baseline_echo.ts (`Deno.serve` + `Deno.upgradeWebSocket`, echo `e.data`), bench/baseline_static.ts (`Deno.open` stream per request). The project runs `deno run -P main.ts --hostname=127.0.0.1 --log-level=warn --static-dir=<temp dir>` with default settings.",
     "CPU columns: server / generator CPU over the measured window in % of one core, from /proc/PID/stat (server) and getrusage or reaped-children time (generator). limit = server when the server core was ≥ 90% busy with the server (the server was the bottleneck), generator when the generator was, neither otherwise (latency-bound or disturbed).",
     "Every echo is checked byte for byte, in order, with its message type; static bodies are checked once per server before timing. Any mismatch, lost message or error fails the row.",
     `Idle memory: a fresh server per run; VmRSS 1 s after a 100-session warm-up and 1 s after opening ${
       fmt(sessions)
     } sessions (held by the generator, then each checked with one echo); figure = RSS growth / sessions.`,
-  ];
+  ].filter((line): line is string => typeof line === "string");
 }
 
 function resultPath(): string {
@@ -632,10 +877,14 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const sections: Section[] = [];
   await wsSection(rows);
+  const fanout = await fanoutSection(rows);
+  if (fanout) sections.push(fanout);
   await memorySection(rows);
   await staticSection(rows, contents);
   const workers = await workersSection();
   if (workers) sections.push(workers);
+  const fanoutWorkers = await fanoutWorkersSection();
+  if (fanoutWorkers) sections.push(fanoutWorkers);
   const report = renderReport({
     title: `Benchmark ${startDate.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     machine,

@@ -59,24 +59,27 @@ import (
 
 // result is the JSON object printed at the end of a run.
 type result struct {
-	Mode         string  `json:"mode"`
-	Conns        int     `json:"conns"`
-	Size         int     `json:"size"`
-	Window       int     `json:"window"`
-	Seconds      float64 `json:"seconds"`
-	Count        int64   `json:"count"`
-	Rate         float64 `json:"rate"`
-	BytesPerSec  float64 `json:"bytesPerSec"`
-	Mismatches   int64   `json:"mismatches"`
-	Lost         int64   `json:"lost"`
-	Errors       int64   `json:"errors"`
-	ErrorSample  string  `json:"errorSample,omitempty"`
-	P50Us        float64 `json:"p50Us,omitempty"`
-	P90Us        float64 `json:"p90Us,omitempty"`
-	P99Us        float64 `json:"p99Us,omitempty"`
-	MaxUs        float64 `json:"maxUs,omitempty"`
-	MeanUs       float64 `json:"meanUs,omitempty"`
-	Opened       int     `json:"opened,omitempty"`
+	Mode        string  `json:"mode"`
+	Conns       int     `json:"conns"`
+	Size        int     `json:"size"`
+	Window      int     `json:"window"`
+	Seconds     float64 `json:"seconds"`
+	Count       int64   `json:"count"`
+	Rate        float64 `json:"rate"`
+	BytesPerSec float64 `json:"bytesPerSec"`
+	Mismatches  int64   `json:"mismatches"`
+	Lost        int64   `json:"lost"`
+	Errors      int64   `json:"errors"`
+	ErrorSample string  `json:"errorSample,omitempty"`
+	P50Us       float64 `json:"p50Us,omitempty"`
+	P90Us       float64 `json:"p90Us,omitempty"`
+	P99Us       float64 `json:"p99Us,omitempty"`
+	MaxUs       float64 `json:"maxUs,omitempty"`
+	MeanUs      float64 `json:"meanUs,omitempty"`
+	Opened      int     `json:"opened,omitempty"`
+	// Published and Subscribers: messages sent and sessions they went to (fanout).
+	Published    int64   `json:"published,omitempty"`
+	Subscribers  int     `json:"subscribers,omitempty"`
 	ServerCPUPct float64 `json:"serverCpuPct"`
 	GenCPUPct    float64 `json:"genCpuPct"`
 	// CoreBusyPct is how busy each core was in the window (all processes).

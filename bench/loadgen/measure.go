@@ -99,7 +99,16 @@ func measureOne(o options) result {
 	time.Sleep(o.warmup)
 	w := measureWindow(l, o.pids, o.duration)
 	l.pause()
-	return summarize([]window{w}, l.finish(), o)
+	r := summarize([]window{w}, l.finish(), o)
+	addPublished(&r, l)
+	return r
+}
+
+// addPublished adds a fan-out load's totals to its result.
+func addPublished(r *result, l load) {
+	if f, ok := l.(interface{ published() (int64, int) }); ok {
+		r.Published, r.Subscribers = f.published()
+	}
 }
 
 // alternatingResult is the JSON printed in alternating mode.
@@ -147,6 +156,7 @@ func measureAlternating(o options) alternatingResult {
 	out := alternatingResult{Mode: o.mode, SliceSeconds: o.slice.Seconds(), Windows: windows}
 	for t, l := range loads {
 		out.Targets[t] = summarize(mine[t], l.finish(), o)
+		addPublished(&out.Targets[t], l)
 		out.Targets[t].Mode, out.Targets[t].Conns, out.Targets[t].Size = o.mode, o.conns, o.size
 		out.Targets[t].CoreBusyPct = []float64{}
 	}
