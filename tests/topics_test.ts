@@ -214,3 +214,16 @@ Deno.test("a delivery a subscriber refuses (its close has begun) is counted as d
   assert.equal(metrics.deliveriesDropped.get("closing"), 1);
   assert.match(metrics.render(), /^websocket_deliveries_dropped_total\{reason="closing"\} 1$/m);
 });
+
+Deno.test("shutdown leaves topics first: no subscriber is left while the sessions still drain", async () => {
+  const t = startServer({ app: topicsApp });
+  const sockets = await Promise.all([client(t), client(t)]);
+  for (const socket of sockets) await subscribe(socket, "news");
+  assert.equal(t.server.subscriberCount("news"), 2);
+  const stopping = t.server.shutdown();
+  assert.equal(t.server.subscriberCount("news"), 0);
+  assert.equal(t.server.metrics.subscriptions, 0);
+  assert.equal(t.server.metrics.sessionsOpen, 2, "both still open, draining");
+  await stopping;
+  for (const socket of sockets) assert.equal((await closeWebSocket(socket)).code, 1001);
+});
