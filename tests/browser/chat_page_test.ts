@@ -19,19 +19,20 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "puppeteer-core";
 import app from "../../apps/app.ts";
-import { createServer } from "../../src/server/server.ts";
+import type { Server } from "../../src/server/server.ts";
 import {
   CHROMIUM_PATH,
   chromiumAvailable,
+  HOSTNAME,
   launchChromium,
   type PageProblems,
+  pageServer,
   sidewaysOverflow,
+  skipBrowserTests,
+  stopServer,
   watchPage,
 } from "./chromium.ts";
 
-type Server = ReturnType<typeof createServer>;
-
-const HOSTNAME = "127.0.0.1";
 const ROOM = "browser-test";
 const ALICE = "alice";
 /** Bob's name is markup too: it must show as text. */
@@ -41,17 +42,10 @@ const BURST = 1000;
 /** The pictures: each page this size, side by side with a margin around. */
 const SHOT = { width: 620, height: 800, margin: 16 };
 
-const inCI = ["true", "1"].includes(Deno.env.get("CI")?.toLowerCase() ?? "");
 const haveChromium = chromiumAvailable();
+const skip = skipBrowserTests("chat browser test");
 const updateScreenshots = Deno.env.get("UPDATE_SCREENSHOTS") === "1";
 const docsDir = new URL("../../docs/", import.meta.url);
-
-if (!haveChromium && !inCI) {
-  console.log(
-    `Skipping the chat browser test: no Chromium at ${CHROMIUM_PATH} ` +
-      "(install it with `apt-get install chromium`, or set CHROMIUM_PATH).",
-  );
-}
 
 /** A chat message as the page's log shows it. */
 interface Shown {
@@ -206,26 +200,17 @@ async function sideBySide(browser: Browser, pages: Page[]): Promise<Uint8Array> 
   }
 }
 
-/** Shuts a server down unless that already happened. */
-async function stop(server: Server | undefined): Promise<void> {
-  if (server) await server.shutdown();
-}
-
 Deno.test({
   name: "chat page: two pages talk in a room, presence, text stays text, a burst of 1,000 " +
     "in order, phone width, re-join after a restart",
-  ignore: !haveChromium && !inCI,
+  ignore: skip,
   async fn(t) {
     assert.ok(
       haveChromium,
       `CI is set but there is no Chromium at ${CHROMIUM_PATH}: install it with apt-get`,
     );
 
-    let server: Server | undefined = createServer(app, {
-      port: 0,
-      hostname: HOSTNAME,
-      logLevel: "error",
-    });
+    let server: Server | undefined = pageServer(app);
     const port = server.addr.port;
     const origin = `http://${HOSTNAME}:${port}`;
     await using chromium = await launchChromium();
@@ -388,7 +373,7 @@ Deno.test({
       await t.step("after a server restart the page reconnects and joins again", async () => {
         const stopping = server;
         server = undefined;
-        await stop(stopping);
+        await stopServer(stopping);
         await alice.waitForSelector('#status[data-state="disconnected"]');
         assert.equal(
           await alice.$eval("#room-card", (el) => (el as HTMLElement).dataset.joined),
@@ -403,7 +388,7 @@ Deno.test({
         assert.equal(await sidewaysOverflow(alice), 0, "scrolls sideways at 320px when offline");
         await alice.setViewport({ width: SHOT.width, height: SHOT.height });
 
-        server = createServer(app, { port, hostname: HOSTNAME, logLevel: "error" });
+        server = pageServer(app, port);
         assert.equal(server.addr.port, port);
         // Automatic retries back off up to 10 s; allow a few of them.
         await alice.waitForSelector('#room-card[data-joined="true"]', { timeout: 60_000 });
@@ -431,7 +416,7 @@ Deno.test({
       await alice.close();
     } finally {
       await chromium.close();
-      await stop(server);
+      await stopServer(server);
     }
   },
 });

@@ -7,6 +7,8 @@
 
 /// <reference lib="dom" />
 
+import type { App } from "../../src/app.ts";
+import { createServer, type Server } from "../../src/server/server.ts";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
 /** Where the test looks for Chromium: `$CHROMIUM_PATH`, else Debian's `/usr/bin/chromium`. */
@@ -121,4 +123,30 @@ export function sidewaysOverflow(page: Page): Promise<number> {
   return page.evaluate(() =>
     document.documentElement.scrollWidth - document.documentElement.clientWidth
   );
+}
+
+/** Where the pages' servers listen. */
+export const HOSTNAME = "127.0.0.1";
+
+/** Whether this is CI, where a missing Chromium fails the browser tests instead of skipping them. */
+export const inCI: boolean = ["true", "1"].includes(Deno.env.get("CI")?.toLowerCase() ?? "");
+
+/** Whether the browser tests are skipped here (no Chromium, not CI); says why once. */
+export function skipBrowserTests(what: string): boolean {
+  if (chromiumAvailable() || inCI) return false;
+  console.log(
+    `Skipping the ${what}: no Chromium at ${CHROMIUM_PATH} ` +
+      "(install it with `apt-get install chromium`, or set CHROMIUM_PATH).",
+  );
+  return true;
+}
+
+/** Serves `app` for a page on `port` (0: a free one), logging only errors. */
+export function pageServer(app: App, port = 0): Server {
+  return createServer(app, { port, hostname: HOSTNAME, logLevel: "error" });
+}
+
+/** Shuts a server down unless that already happened. */
+export async function stopServer(server: Server | undefined): Promise<void> {
+  if (server) await server.shutdown();
 }

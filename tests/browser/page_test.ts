@@ -18,24 +18,24 @@
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import echoApp from "../../apps/echo/app.ts";
-import { createServer } from "../../src/server/server.ts";
-import { CHROMIUM_PATH, chromiumAvailable, launchChromium } from "./chromium.ts";
+import type { Server } from "../../src/server/server.ts";
+import {
+  CHROMIUM_PATH,
+  chromiumAvailable,
+  HOSTNAME,
+  launchChromium,
+  pageServer,
+  skipBrowserTests,
+  stopServer,
+  watchPage,
+} from "./chromium.ts";
 
-type Server = ReturnType<typeof createServer>;
 type Direction = "sent" | "received" | "event";
 
-const HOSTNAME = "127.0.0.1";
-const inCI = ["true", "1"].includes(Deno.env.get("CI")?.toLowerCase() ?? "");
 const haveChromium = chromiumAvailable();
+const skip = skipBrowserTests("browser test");
 const updateScreenshots = Deno.env.get("UPDATE_SCREENSHOTS") === "1";
 const docsDir = new URL("../../docs/", import.meta.url);
-
-if (!haveChromium && !inCI) {
-  console.log(
-    `Skipping the browser test: no Chromium at ${CHROMIUM_PATH} ` +
-      "(install it with `apt-get install chromium`, or set CHROMIUM_PATH).",
-  );
-}
 
 /** Text of every log entry going in one direction, oldest first. */
 function entryTexts(page: Page, direction: Direction): Promise<string[]> {
@@ -102,44 +102,23 @@ function sidewaysOverflow(page: Page): Promise<number> {
   );
 }
 
-/** Shuts a server down unless that already happened. */
-async function stop(server: Server | undefined): Promise<void> {
-  if (server) await server.shutdown();
-}
-
 Deno.test({
   name: "demo page echoes text as text, shows disconnects and reconnects to a restarted server",
-  ignore: !haveChromium && !inCI,
+  ignore: skip,
   async fn(t) {
     assert.ok(
       haveChromium,
       `CI is set but there is no Chromium at ${CHROMIUM_PATH}: install it with apt-get`,
     );
 
-    let server: Server | undefined = createServer(echoApp, {
-      port: 0,
-      hostname: HOSTNAME,
-      logLevel: "error",
-    });
+    let server: Server | undefined = pageServer(echoApp);
     const port = server.addr.port;
     const origin = `http://${HOSTNAME}:${port}`;
     await using chromium = await launchChromium();
     try {
       const page = await chromium.browser.newPage();
-      const pageErrors: string[] = [];
-      page.on("pageerror", (error) => pageErrors.push(String(error)));
-      const badResponses: string[] = [];
-      page.on("response", (response) => {
-        if (response.status() >= 400) badResponses.push(`${response.status()} ${response.url()}`);
-      });
-      // Record CSP violations and whether any injected markup ever ran.
-      await page.evaluateOnNewDocument(() => {
-        const w = globalThis as unknown as { cspViolations: string[] };
-        w.cspViolations = [];
-        document.addEventListener("securitypolicyviolation", (event) => {
-          w.cspViolations.push(`${event.violatedDirective} ${event.blockedURI}`);
-        });
-      });
+      // Uncaught errors, failed requests and CSP violations, checked at the end.
+      const problems = await watchPage(page);
       await page.setViewport({ width: 1280, height: 800 });
 
       await t.step("page connects to /echo on its own host offering protocol echo", async () => {
@@ -191,7 +170,7 @@ Deno.test({
       await t.step("page shows the disconnect when the server shuts down", async () => {
         const stopping = server;
         server = undefined;
-        await stop(stopping);
+        await stopServer(stopping);
         await waitForState(page, "disconnected");
         assert.match((await entryTexts(page, "event")).at(-1) ?? "", /^Disconnected \(code 1001/);
         assert.equal(await page.$eval("#send", (el) => (el as HTMLButtonElement).disabled), true);
@@ -212,7 +191,7 @@ Deno.test({
 
       await t.step("page reconnects by itself to a server restarted on the same port", async () => {
         const connectedBefore = await entryCount(page, "event");
-        server = createServer(echoApp, { port, hostname: HOSTNAME, logLevel: "error" });
+        server = pageServer(echoApp, port);
         assert.equal(server.addr.port, port);
         // Automatic retries back off up to 10 s; allow a few of them.
         await page.waitForSelector('#status[data-state="connected"]', { timeout: 60_000 });
@@ -270,12 +249,12 @@ Deno.test({
         }
       });
 
-      assert.deepEqual(pageErrors, [], "uncaught errors in the page");
-      assert.deepEqual(badResponses, [], "the page requested something the server lacks");
+      assert.deepEqual(problems.errors, [], "uncaught errors in the page");
+      assert.deepEqual(problems.badResponses, [], "the page requested something the server lacks");
       await page.close();
     } finally {
       await chromium.close();
-      await stop(server);
+      await stopServer(server);
     }
   },
 });
