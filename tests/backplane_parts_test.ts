@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { backplaneUrlProblem, redactedUrl } from "../src/backplane/backplane_url.ts";
 import { decodeEnvelope, encodeEnvelope, GapCounter } from "../src/backplane/envelope.ts";
 import { RemotePresence } from "../src/backplane/presence.ts";
+import { createServer } from "../src/server/server.ts";
 import { mainCommand } from "./_helpers.ts";
 
 Deno.test("a bad --backplane is a start-up error with one line naming it, status 2", async () => {
@@ -61,4 +62,11 @@ Deno.test("presence sums the other nodes' counts and forgets a node after the ex
   presence.drop("B");
   assert.equal(presence.total("room"), 0);
   assert.deepEqual(changes.at(-1), ["room", 0]);
+});
+
+Deno.test("createServer alone refuses a backplane: it needs serve()'s main thread", () => {
+  assert.throws(
+    () => createServer({}, { port: 0, backplane: "redis://127.0.0.1:6379" }),
+    /backplane: needs serve\(\)/,
+  );
 });

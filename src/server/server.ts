@@ -106,6 +106,12 @@ function staticDirOf(app: App, settings: ServerSettings): string | null {
 export function createServer(app: App, options: ServerOptions = {}): Server {
   const { logger: givenLogger, reusePort = false, worker, hub, ...given } = options;
   const settings = resolveSettings(given);
+  if (settings.backplane !== null && hub === undefined) {
+    throw new ConfigError(
+      "backplane",
+      "needs serve(): the backplane runs on the main thread, the listeners in worker threads",
+    );
+  }
   const logger = givenLogger ??
     createLogger({ level: settings.logLevel, format: settings.logFormat });
   const metrics = new Metrics();
