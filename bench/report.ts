@@ -151,6 +151,15 @@ export function renderReport(report: Report): string {
   const out: string[] = [`# ${report.title}`, "", "## Machine and versions", ""];
   out.push(...report.machine.map((l) => `- ${l}`), "", "## How it was measured", "");
   out.push(...report.method.map((l) => `- ${l}`), "", "## Results", "");
+  if (report.rows.length === 0) {
+    // A run of informational sections only (`--only=backplane`): no target table.
+    out.push("No target rows in this run (`--only`).", "");
+    for (const section of report.sections) {
+      out.push(`## ${section.title}`, "", section.body.trimEnd(), "");
+    }
+    out.push(`Total run time: ${fmt(report.totalSeconds)} s.`, "");
+    return out.join("\n");
+  }
   out.push(
     "| Scenario | Metric | Project best (median) | Baseline best (median) | P/B best | P/B judged: paired by round, median | Target | Result | Project CPU srv / gen (limit) | Baseline CPU srv / gen (limit) |",
     "|---|---|--:|--:|--:|--:|--:|:-:|--:|--:|",

@@ -3,7 +3,8 @@
  * raw Deno baselines on echo throughput, latency, handshakes, topic fan-out
  * (issue #15), idle-session memory and static files, interleaving project and
  * baseline runs, and writes a Markdown report to bench/results/<date>.md (also
- * printed).
+ * printed). Its backplane section (issue #16, no targets) runs the project with
+ * and without a Redis backplane, and fan-out across two nodes.
  *
  * Run it through `bash bench/run.sh` (installs Go, gorilla/websocket and wrk
  * from Debian if missing, builds bench/loadgen, raises the fd limit). Flags:
@@ -18,6 +19,9 @@
  * - `--sessions=10000` idle sessions for the memory scenario
  * - `--fanout-subscribers=1000` subscribers of the fan-out row (one publisher besides them)
  * - `--fanout-window=32` fan-out messages in flight (sent, not yet received by every subscriber)
+ * - `--backplane-rounds=8` rounds of the backplane section's echo row (issue #16; needs
+ *                    `redis-server`, skipped with the reason printed without it)
+ * - `--backplane-fanout-rounds=8` rounds of its cross-node fan-out row
  * - `--only=a,b`     run only scenarios whose id contains one of these (default: all)
  * - `--stand-in`     use the raw baseline in place of the project (default: off; on when
  *                    main.ts is absent)
@@ -40,6 +44,7 @@ import {
   toSample,
 } from "./loadgen.ts";
 import {
+  cpuSeconds,
   echoServerCmd,
   flag,
   freePort,
@@ -102,6 +107,13 @@ const sessions = Number(flag("sessions", "10000"));
  */
 const fanoutSubscribers = Number(flag("fanout-subscribers", "1000"));
 const fanoutWindow = Number(flag("fanout-window", "32"));
+/**
+ * The backplane section (issue #16), informational: the 64 × 32 B echo row with and without
+ * `--backplane`, and fan-out across two nodes joined by Redis against one node. Fewer rounds
+ * than the target rows, to keep the section near two and a half minutes.
+ */
+const backplaneRounds = Number(flag("backplane-rounds", "8"));
+const backplaneFanoutRounds = Number(flag("backplane-fanout-rounds", "8"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
 const outDir = flag("out", `${repo}/bench/results`);
@@ -220,6 +232,8 @@ interface CompareOptions {
   runRound: RoundRunner;
   /** One sample as text for the progress log. */
   show: (s: Sample) => string;
+  /** What the log calls each side (default its name). */
+  labels?: Record<Side, string>;
 }
 
 /**
@@ -231,7 +245,7 @@ interface CompareOptions {
  */
 async function compare(
   id: string,
-  { count, startPair, runRound, show }: CompareOptions,
+  { count, startPair, runRound, show, labels }: CompareOptions,
 ): Promise<Record<Side, Sample[]>> {
   const out: Record<Side, Sample[]> = { project: [], baseline: [] };
   for (let round = 0; round < count; round++) {
@@ -244,7 +258,7 @@ async function compare(
         out[side].push(sample);
         const errs = sample.mismatches + sample.lost + sample.errors;
         log(
-          `${id} ${side} round ${round + 1}: ${show(sample)}  srv ${
+          `${id} ${labels?.[side] ?? side} round ${round + 1}: ${show(sample)}  srv ${
             fmt(sample.serverCpuPct)
           }% gen ${fmt(sample.genCpuPct)}%${errs ? `  PROBLEMS ${errs}` : ""}`,
         );
@@ -784,6 +798,368 @@ async function workersSection(): Promise<Section | null> {
   };
 }
 
+// ------------------------------------------------------------------ backplane (issue #16)
+
+/** Whether `redis-server` can be run here. */
+async function haveRedisServer(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("redis-server", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A `redis-server` of the suite's own on a free port of 127.0.0.1, on the server core (it
+ * relays one message per published message: little work), without persistence, in the
+ * static files' temporary folder. `stop()` ends it by its process id.
+ */
+function startRedis(): Promise<ServerProcess> {
+  const port = freePort();
+  return startServer("redis", {
+    cmd: [
+      "redis-server",
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ],
+    port,
+    core: serverCore,
+    cwd: staticDir,
+    readyTimeoutMs: 10000,
+  });
+}
+
+/** A server's `websocket_backplane_*` figures from its /metrics, e.g. `up`, `messages_total_in`. */
+async function backplaneCounters(server: ServerProcess): Promise<Record<string, number>> {
+  const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
+  const text = await res.text();
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^websocket_backplane_(\w+)(?:\{direction="(\w+)"\})? (\S+)$/gm)) {
+    out[m[2] ? `${m[1]}_${m[2]}` : m[1]] = Number(m[3]);
+  }
+  return out;
+}
+
+/** Waits (at most 10 s) until `server` reports its backplane connected. */
+async function awaitBackplane(server: ServerProcess): Promise<void> {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const up = await backplaneCounters(server).then((c) => c.up, () => 0);
+    if (up === 1) return;
+    if (Date.now() > deadline) throw new Error(`${server.name}: backplane not up within 10 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Median, quartiles and range of per-round ratios, and the rounds themselves, as text. */
+function spread(values: number[]): string {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const q = (x: number) => v[Math.round(x * (v.length - 1))] ?? NaN;
+  return `median **${fmtRatio(median(v))}**, quartiles ${fmtRatio(q(0.25))}-${
+    fmtRatio(q(0.75))
+  }, range ${fmtRatio(v[0] ?? NaN)}-${fmtRatio(v[v.length - 1] ?? NaN)} (rounds: ${
+    values.map(fmtRatio).join(", ")
+  })`;
+}
+
+/** Mismatches, lost and errors of `samples`, and the first error, as a sentence ("" if none). */
+function problemsNote(samples: Sample[]): string {
+  const n = samples.reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
+  if (n === 0) return "";
+  const first = samples.find((s) => s.errorSample)?.errorSample;
+  return ` **${n} problems: the figures do not count.**${first ? ` First: \`${first}\`` : ""}`;
+}
+
+/**
+ * The backplane section (issue #16), two informational rows with no target, on a
+ * `redis-server` the suite starts for them: the 64 × 32 B echo row with `--backplane`
+ * against without, and fan-out from a publisher on node A to 1,000 subscribers on node B
+ * (through Redis) against the same load on one node.
+ */
+async function backplaneSection(): Promise<Section | null> {
+  if (!wanted("backplane")) return null;
+  const title = "Backplane (issue #16, not targets)";
+  if (standIn) return { title, body: "Not run: the stand-in server has no `--backplane`." };
+  if (!(await haveRedisServer())) {
+    const why = "redis-server is not installed (apt-get install redis-server)";
+    log(`backplane: skipped, ${why}`);
+    return { title, body: `Not run: ${why}.` };
+  }
+  const redis = await startRedis();
+  const redisUrl = `redis://127.0.0.1:${redis.port}`;
+  log(`backplane: redis-server ${redis.pid} on ${redis.port}`);
+  try {
+    const echo = await backplaneEcho(redisUrl);
+    const fanout = await backplaneFanout(redis, redisUrl);
+    return { title, body: [...echo, "", ...fanout].join("\n") };
+  } catch (e) {
+    log(`backplane: ${(e as Error).message}`);
+    return { title, body: `Not completed: \`${(e as Error).message}\`.` };
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** The 64 × 32 B text echo row, the project with `--backplane` against without, in turns. */
+async function backplaneEcho(redisUrl: string): Promise<string[]> {
+  const echo = echoScenarios[0];
+  let node = 0;
+  const startPair = async (): Promise<Pair> => {
+    const [project, baseline] = await Promise.all([
+      start(
+        "project-backplane",
+        (port) => projectCmd(port, [`--backplane=${redisUrl}`, `--node-id=echo-${++node}`]),
+      ),
+      start("project", projectCmd),
+    ]);
+    try {
+      await awaitBackplane(project);
+    } catch (e) {
+      await Promise.all([project.stop(), baseline.stop()]);
+      throw e;
+    }
+    return { project, baseline };
+  };
+  const samples = await compare("backplane-echo", {
+    count: backplaneRounds,
+    startPair,
+    runRound: inTurns({ mode: "throughput", ...echo.args }, { value: (r) => r.rate }),
+    show: (x) => `${fmt(x.value)} msgs/s`,
+    labels: { project: "with", baseline: "without" },
+  });
+  const ratios = (figure: (s: Sample) => number) =>
+    samples.project.map((p, i) => figure(p) / figure(samples.baseline[i]));
+  const line = (side: Side, name: string) =>
+    `| ${name} | ${fmt(median(samples[side].map(perCpuSecond)))} | ${
+      fmt(median(samples[side].map((s) => s.value)))
+    } | ${fmt(median(samples[side].map((s) => s.serverCpuPct)))}% | ${
+      fmt(median(samples[side].map((s) => s.genCpuPct)))
+    }% |`;
+  return [
+    `### ${echo.scenario}: with and without a backplane`,
+    "",
+    `The same load and method as the echo row (${backplaneRounds} rounds of fresh pairs, in ` +
+    `turns of ${slice} s, ${turnWarmup} + ${turnSeconds} s per server): \`main.ts\` (default ` +
+    `app, /echo) with \`--backplane=redis://…\` (its listener in a worker thread, the Redis ` +
+    "client on the main thread, connected before the round starts) against `main.ts` without. " +
+    "Medians over rounds:",
+    "",
+    "| Server | Echoes per CPU-s | Echoes/s | Server CPU | Generator CPU |",
+    "|---|--:|--:|--:|--:|",
+    line("project", "with `--backplane`"),
+    line("baseline", "without"),
+    "",
+    `With / without per server CPU-second: ${spread(ratios(perCpuSecond))}.`,
+    "",
+    `With / without, echoes per second: ${spread(ratios((s) => s.value))}.`,
+    "",
+    `Every echo checked byte for byte.${
+      problemsNote([...samples.project, ...samples.baseline]) || " None wrong or missing."
+    }`,
+  ];
+}
+
+/** The two setups of the cross-node fan-out row. */
+type Setup = "single" | "cross";
+
+/** A fan-out sample's figures: the totals and the publish-to-receive percentiles (µs). */
+function fanoutLatencyExtra(r: LoadgenResult): Record<string, number> {
+  return {
+    ...fanoutExtra(r),
+    p50Us: r.p50Us ?? NaN,
+    p90Us: r.p90Us ?? NaN,
+    p99Us: r.p99Us ?? NaN,
+    maxUs: r.maxUs ?? NaN,
+  };
+}
+
+/**
+ * Cross-node fan-out: the publisher on node A, `fanoutSubscribers` subscribers on node B,
+ * both `main.ts --app=bench/fanout_app.ts --backplane=…`, against the same load on one node
+ * without a backplane, in turns; once at the fan-out row's window (throughput) and once with
+ * one message in flight (latency). Every delivery's publish-to-receive time is recorded.
+ */
+async function backplaneFanout(redis: ServerProcess, redisUrl: string): Promise<string[]> {
+  const windows = [fanoutWindow, 1];
+  const samples = new Map(windows.map((w) => [w, { single: [], cross: [] } as Record<
+    Setup,
+    Sample[]
+  >]));
+  // CPU-seconds of each process over whole rounds, and the messages published meanwhile.
+  const cpu = { single: 0, a: 0, b: 0, redis: 0 };
+  const messages = { single: 0, cross: 0 };
+  const relayed = { out: 0, in: 0, gaps: 0, lost: 0 };
+  const url = (s: ServerProcess) => `ws://127.0.0.1:${s.port}/fanout`;
+  for (let round = 0; round < backplaneFanoutRounds; round++) {
+    const node = (name: string) => (port: number) =>
+      projectFanoutCmd(port, [`--backplane=${redisUrl}`, `--node-id=${name}${round + 1}`]);
+    const servers = await Promise.all([
+      start("single", projectFanoutCmd),
+      start("node-a", node("a")),
+      start("node-b", node("b")),
+    ]);
+    const [single, a, b] = servers;
+    try {
+      await Promise.all([awaitBackplane(a), awaitBackplane(b)]);
+      const pids = {
+        single: processTree(single.pid),
+        a: processTree(a.pid),
+        b: processTree(b.pid),
+      };
+      const cpuNow = () => ({
+        single: cpuSeconds(pids.single),
+        a: cpuSeconds(pids.a),
+        b: cpuSeconds(pids.b),
+        redis: cpuSeconds([redis.pid]),
+      });
+      const cpu0 = cpuNow();
+      const [a0, b0] = await Promise.all([backplaneCounters(a), backplaneCounters(b)]);
+      for (const window of windows) {
+        const order: Setup[] = round % 2 === 0 ? ["single", "cross"] : ["cross", "single"];
+        const target = (setup: Setup, n: "" | "2"): Record<string, string> =>
+          setup === "single"
+            ? { [`url${n}`]: url(single), [`pids${n}`]: pids.single.join(",") }
+            : { [`url${n}`]: url(b), [`puburl${n}`]: url(a), [`pids${n}`]: pids.b.join(",") };
+        const runs = await runLoadgenInTurns(generator, {
+          ...fanoutArgs,
+          window,
+          latencies: "true",
+          ...target(order[0], ""),
+          ...target(order[1], "2"),
+          warmup: `${turnWarmup}s`,
+          duration: `${turnSeconds}s`,
+          slice: `${slice * 1000}ms`,
+        }, (2 * (turnWarmup + turnSeconds) + 90) * 1000);
+        order.forEach((setup, i) => {
+          const sample = fanoutSample(toSample(runs[i], (r) => r.rate, fanoutLatencyExtra));
+          samples.get(window)![setup].push(sample);
+          messages[setup] += sample.extra.published ?? 0;
+          const errs = sample.mismatches + sample.lost + sample.errors;
+          log(
+            `backplane-fanout window ${window} ${setup} round ${round + 1}: ${
+              fmt(sample.value)
+            } deliveries/s p50 ${fmt(sample.extra.p50Us / 1000)} ms p99 ${
+              fmt(sample.extra.p99Us / 1000)
+            } ms  srv ${fmt(sample.serverCpuPct)}% gen ${fmt(sample.genCpuPct)}%${
+              errs ? `  PROBLEMS ${errs}` : ""
+            }`,
+          );
+        });
+      }
+      const cpu1 = cpuNow();
+      for (const k of ["single", "a", "b", "redis"] as const) cpu[k] += cpu1[k] - cpu0[k];
+      const [a1, b1] = await Promise.all([backplaneCounters(a), backplaneCounters(b)]);
+      relayed.out += a1.messages_total_out - a0.messages_total_out;
+      relayed.in += b1.messages_total_in - b0.messages_total_in;
+      relayed.gaps += b1.gaps_total - b0.gaps_total;
+      relayed.lost += a1.publish_errors_total - a0.publish_errors_total;
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  }
+  return fanoutBackplaneReport(samples, { cpu, messages, relayed });
+}
+
+/** The cross-node fan-out row as Markdown. */
+function fanoutBackplaneReport(
+  samples: Map<number, Record<Setup, Sample[]>>,
+  totals: {
+    cpu: Record<"single" | "a" | "b" | "redis", number>;
+    messages: Record<Setup, number>;
+    relayed: Record<"out" | "in" | "gaps" | "lost", number>;
+  },
+): string[] {
+  const name = { single: "one node (no backplane)", cross: "A → Redis → B (B's CPU)" };
+  const ms = (us: number) => fmt(us / 1000);
+  const med = (list: Sample[], figure: (s: Sample) => number) => median(list.map(figure));
+  const load = samples.get(fanoutWindow)!;
+  const one = samples.get(1)!;
+  const ratios = (set: Record<Setup, Sample[]>, figure: (s: Sample) => number) =>
+    set.cross.map((c, i) => figure(c) / figure(set.single[i]));
+  const all = [...samples.values()].flatMap((set) => [...set.single, ...set.cross]);
+  const checked = all.reduce(
+    (a, s) => a + (s.extra.published ?? 0) * (s.extra.subscribers ?? 0),
+    0,
+  );
+  const published = all.reduce((a, s) => a + (s.extra.published ?? 0), 0);
+  const perMessage = (seconds: number, n: number) => `${fmt(seconds / n * 1e6)} µs`;
+  const { cpu, messages, relayed } = totals;
+  return [
+    `### Fan-out across two nodes: 1 publisher on A → ${fmt(fanoutSubscribers)} subscribers on B`,
+    "",
+    `Publisher connected to node A, the subscribers to node B (\`main.ts --app=bench/fanout_app.ts ` +
+    "--backplane=redis://…`, one local Redis, every message A → Redis → B), 32-byte text, against " +
+    "the same load on one node without a backplane, in turns like the fan-out row " +
+    `(${backplaneFanoutRounds} rounds of fresh servers, ${turnWarmup} + ${turnSeconds} s per ` +
+    "setup). A, B, the single node and Redis are all on the server core; the figures per CPU-second " +
+    "are B's (the single node's). Every delivery is checked as in the fan-out row, and its " +
+    "publish-to-receive time recorded (from the publisher's write to the subscriber's read, on the " +
+    "generator's clock; percentiles over deliveries, medians over rounds).",
+    "",
+    `Under load, window ${fanoutWindow} (the fan-out row's: the latency is mostly the queue of ` +
+    `${fanoutWindow} messages in flight):`,
+    "",
+    "| Setup | Deliveries/s | Per server CPU-s | Server CPU | Generator CPU | p50 ms | p99 ms |",
+    "|---|--:|--:|--:|--:|--:|--:|",
+    ...(["single", "cross"] as const).map((setup) =>
+      `| ${name[setup]} | ${fmt(med(load[setup], (s) => s.value))} | ${
+        fmt(med(load[setup], perCpuSecond))
+      } | ${fmt(med(load[setup], (s) => s.serverCpuPct))}% | ${
+        fmt(med(load[setup], (s) => s.genCpuPct))
+      }% | ${ms(med(load[setup], (s) => s.extra.p50Us))} | ${
+        ms(med(load[setup], (s) => s.extra.p99Us))
+      } |`
+    ),
+    "",
+    `Two nodes / one node, deliveries per second: ${spread(ratios(load, (s) => s.value))}.`,
+    "",
+    `Per server CPU-second (B / the single node): ${spread(ratios(load, perCpuSecond))}.`,
+    "",
+    "One message in flight (window 1: each message sent once every subscriber has the one " +
+    "before; the latency of the path and of the fan-out to all subscribers, no queue):",
+    "",
+    "| Setup | p50 ms | p90 ms | p99 ms | max ms | Deliveries/s | Server CPU | Generator CPU |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ...(["single", "cross"] as const).map((setup) =>
+      `| ${name[setup]} | ${ms(med(one[setup], (s) => s.extra.p50Us))} | ${
+        ms(med(one[setup], (s) => s.extra.p90Us))
+      } | ${ms(med(one[setup], (s) => s.extra.p99Us))} | ${
+        ms(med(one[setup], (s) => s.extra.maxUs))
+      } | ${fmt(med(one[setup], (s) => s.value))} | ${
+        fmt(med(one[setup], (s) => s.serverCpuPct))
+      }% | ${fmt(med(one[setup], (s) => s.genCpuPct))}% |`
+    ),
+    "",
+    `Two nodes / one node, p50: ${spread(ratios(one, (s) => s.extra.p50Us))}.`,
+    "",
+    `p99: ${spread(ratios(one, (s) => s.extra.p99Us))}.`,
+    "",
+    `CPU per published message over whole rounds (both loads, warm-up and probes included): ` +
+    `one node ${perMessage(cpu.single, messages.single)}; two nodes: B ${
+      perMessage(cpu.b, messages.cross)
+    }, A ${perMessage(cpu.a, messages.cross)}, Redis ${perMessage(cpu.redis, messages.cross)}.`,
+    "",
+    `Through Redis: A published ${fmt(relayed.out)} messages (probes included), B received ${
+      fmt(relayed.in)
+    }; ${fmt(relayed.gaps)} gaps, ${fmt(relayed.lost)} publishes lost.`,
+    "",
+    `Every delivery checked (sequence, bytes and type, in order, per subscriber; nothing back to ` +
+    `the publisher): ${fmt(checked)} deliveries of ${fmt(published)} published messages, warm-up ` +
+    `included; ${problemsNote(all) || "none missing, wrong or out of order."}`,
+  ];
+}
+
 // ------------------------------------------------------------------ report
 
 async function commandOutput(cmd: string, args: string[]): Promise<string> {
@@ -841,6 +1217,10 @@ function methodLines(): string[] {
     `Fan-out row: 1 publisher → ${
       fmt(fanoutSubscribers)
     } subscribers on one server, 32-byte text, in turns like the WebSocket rows. The publisher sends message s only once every subscriber has received message s - ${fanoutWindow} (at most ${fanoutWindow} in flight, judged by the slowest subscriber); every subscriber must receive exactly 0, 1, 2, ... (sequence number, bytes, type), the publisher nothing, and every message sent must have reached every subscriber when the load drains. Before the first counted message the publisher sends probes until every subscriber has received one (the server subscribes a session when it opens). Figure: deliveries (messages × subscribers received) per second, compared per second of server CPU. Project: \`main.ts --app=bench/fanout_app.ts\` (subscribe on open, publish each message to the others); baseline: bench/baseline_fanout.ts (a \`Set\` of sockets and a \`send\` loop).`,
+    wanted("backplane") &&
+    `Backplane section (issue #16, no targets): a \`redis-server\` started by the suite on a free port (stopped by its pid afterwards); the 64 × 32 B echo row, ${backplaneRounds} rounds, \`main.ts\` with \`--backplane\` against without; fan-out from a publisher on node A to ${
+      fmt(fanoutSubscribers)
+    } subscribers on node B through Redis against one node, ${backplaneFanoutRounds} rounds, at window ${fanoutWindow} and 1. Methods and figures in its section below.`,
     "Baselines: bench/baseline_echo.ts (`Deno.serve` + `Deno.upgradeWebSocket`, echo `e.data`), bench/baseline_static.ts (`Deno.open` stream per request). The project runs `deno run -P main.ts --hostname=127.0.0.1 --log-level=warn --static-dir=<temp dir>` with default settings.",
     "CPU columns: server / generator CPU over the measured window in % of one core, from /proc/PID/stat (server) and getrusage or reaped-children time (generator). limit = server when the server core was ≥ 90% busy with the server (the server was the bottleneck), generator when the generator was, neither otherwise (latency-bound or disturbed).",
     "Every echo is checked byte for byte, in order, with its message type; static bodies are checked once per server before timing. Any mismatch, lost message or error fails the row.",
@@ -885,6 +1265,8 @@ async function main(): Promise<void> {
   if (workers) sections.push(workers);
   const fanoutWorkers = await fanoutWorkersSection();
   if (fanoutWorkers) sections.push(fanoutWorkers);
+  const backplane = await backplaneSection();
+  if (backplane) sections.push(backplane);
   const report = renderReport({
     title: `Benchmark ${startDate.toISOString().slice(0, 16).replace("T", " ")} UTC`,
     machine,

@@ -4,6 +4,16 @@ package main
 // the publisher sends delivered by the server to every subscriber (not back
 // to the publisher). The count is deliveries: messages published × subscribers.
 //
+// Two nodes: with -puburl the publisher connects there and the subscribers to
+// -url, so every message goes from one server to the other through their
+// backplane (for -url2 in turns: -puburl2).
+//
+// Latency (-latencies): the publisher notes the time it writes message s in s's
+// slot of the window, and each subscriber, on receiving s, records now minus
+// that time (the slot is not reused until every subscriber has received s).
+// Each delivery's publish-to-receive time thus includes the publisher's own
+// socket write and the subscriber's read; percentiles are over deliveries.
+//
 // Every delivery is checked: each subscriber must receive exactly 0, 1, 2, ...
 // (the payload's sequence number, content, length and type) with no gap, and
 // the publisher must receive nothing. A delivery still missing when the load
@@ -33,6 +43,12 @@ import (
 
 var probePrefix = []byte("probe")
 
+// latencyLog is one subscriber's publish-to-receive times (ns) not yet taken.
+type latencyLog struct {
+	mu sync.Mutex
+	ns []int64
+}
+
 // fanoutLoad is one publisher and many subscribers on one server.
 type fanoutLoad struct {
 	gate   *gate
@@ -50,8 +66,14 @@ type fanoutLoad struct {
 	// freed wakes the publisher when a slot becomes free.
 	freed chan struct{}
 	// sent is how many messages the publisher has written.
-	sent       int64
-	ready      int64
+	sent  int64
+	ready int64
+	// sentAt holds, per slot, when the message in flight there was written (ns
+	// since base); lat, per subscriber, the publish-to-receive times recorded
+	// since the last takeLatencies. Both nil without -latencies.
+	base       time.Time
+	sentAt     []int64
+	lat        []latencyLog
 	stop       chan struct{}
 	publisher  sync.WaitGroup
 	readers    sync.WaitGroup
@@ -72,8 +94,15 @@ func newFanoutLoad(o options) *fanoutLoad {
 	if bufSize < 4096 {
 		bufSize = 4096
 	}
+	if o.latencies {
+		l.base, l.sentAt, l.lat = time.Now(), make([]int64, window), make([]latencyLog, o.conns)
+	}
 	// The publisher is the first session, so it is open before any subscriber.
-	pub, pubBc, err := dial(o, bufSize)
+	pubOptions := o
+	if o.puburl != "" {
+		pubOptions.url = o.puburl
+	}
+	pub, pubBc, err := dial(pubOptions, bufSize)
 	if err != nil {
 		l.errs.add(fmt.Errorf("publisher: %v", err))
 		return l
@@ -90,7 +119,7 @@ func newFanoutLoad(o options) *fanoutLoad {
 		}
 		subscribers++
 		l.readers.Add(1)
-		go l.readSubscriber(ws, &l.received[i])
+		go l.readSubscriber(ws, i)
 	}
 	if subscribers < o.conns {
 		return l // the errors are counted; no figure can stand on a partial fan-out
@@ -149,6 +178,10 @@ func (l *fanoutLoad) publish() {
 		n := uint64(0)
 		for n < w && atomic.LoadInt32(&l.pending[(seq+n)%w]) == 0 {
 			atomic.StoreInt32(&l.pending[(seq+n)%w], int32(len(l.subs)))
+			if l.sentAt != nil {
+				// Before the write, so no subscriber can read the message first.
+				atomic.StoreInt64(&l.sentAt[(seq+n)%w], int64(time.Since(l.base)))
+			}
 			l.p.fill(buf, seq+n)
 			if err := l.pub.WriteMessage(l.p.msgType(), buf); err != nil {
 				l.errs.add(fmt.Errorf("publisher: %v", err))
@@ -168,9 +201,10 @@ func (l *fanoutLoad) publish() {
 	}
 }
 
-// readSubscriber checks every message one subscriber receives.
-func (l *fanoutLoad) readSubscriber(ws *websocket.Conn, st *connStats) {
+// readSubscriber checks every message subscriber i receives.
+func (l *fanoutLoad) readSubscriber(ws *websocket.Conn, i int) {
 	defer l.readers.Done()
+	st := &l.received[i]
 	buf := make([]byte, l.p.size+1)
 	w := uint64(l.window)
 	var seq uint64
@@ -190,6 +224,13 @@ func (l *fanoutLoad) readSubscriber(ws *websocket.Conn, st *connStats) {
 		}
 		if !l.p.check(mt, msg, seq) {
 			atomic.AddInt64(&l.mismatches, 1)
+		}
+		if l.sentAt != nil {
+			took := int64(time.Since(l.base)) - atomic.LoadInt64(&l.sentAt[seq%w])
+			lg := &l.lat[i]
+			lg.mu.Lock()
+			lg.ns = append(lg.ns, took)
+			lg.mu.Unlock()
 		}
 		if atomic.AddInt32(&l.pending[seq%w], -1) == 0 {
 			select {
@@ -256,7 +297,23 @@ func (l *fanoutLoad) completed() int64 {
 	return t
 }
 
-func (l *fanoutLoad) takeLatencies() []int64 { return nil }
+// takeLatencies returns the publish-to-receive times recorded since the last
+// call, sorted (nil without -latencies).
+func (l *fanoutLoad) takeLatencies() []int64 {
+	if l.lat == nil {
+		return nil
+	}
+	var out []int64
+	for i := range l.lat {
+		lg := &l.lat[i]
+		lg.mu.Lock()
+		out = append(out, lg.ns...)
+		lg.ns = lg.ns[:0]
+		lg.mu.Unlock()
+	}
+	sortInt64(out)
+	return out
+}
 
 // published returns the messages sent and the subscribers they went to.
 func (l *fanoutLoad) published() (int64, int) {

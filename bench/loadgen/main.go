@@ -9,7 +9,10 @@
 //	idle        -conns N: open N sessions and hold them (stdin protocol below)
 //	fanout      -conns N -size B -window W: one publisher, N subscribers, each
 //	            message delivered to all N (a fan-out server, not an echo; see
-//	            fanout.go); its count is deliveries
+//	            fanout.go); its count is deliveries. -puburl connects the
+//	            publisher to another server than the subscribers (two nodes
+//	            joined by a backplane); -latencies records each delivery's
+//	            publish-to-receive time (p50/p99 in the JSON)
 //
 // With -url2 (and -pids2) the modes but idle drive two servers in turns:
 // windows of -slice each, one server then the other (see measure.go), and the
@@ -102,6 +105,12 @@ type options struct {
 	pids2    []int
 	slice    time.Duration
 	protocol string
+	// puburl and puburl2: where the fan-out publisher of -url and of -url2
+	// connects ("" = the same server as the subscribers).
+	puburl  string
+	puburl2 string
+	// latencies: the fan-out load records each delivery's publish-to-receive time.
+	latencies bool
 }
 
 func main() {
@@ -121,6 +130,10 @@ func main() {
 	flag.StringVar(&pids2, "pids2", "", "PIDs of the -url2 server")
 	flag.DurationVar(&o.slice, "slice", 500*time.Millisecond, "window length when taking turns")
 	flag.StringVar(&o.protocol, "protocol", "echo", "the subprotocol offered and required")
+	flag.StringVar(&o.puburl, "puburl", "", "fanout: the publisher's URL (default -url)")
+	flag.StringVar(&o.puburl2, "puburl2", "", "fanout: the publisher's URL for -url2 (default -url2)")
+	flag.BoolVar(&o.latencies, "latencies", false,
+		"fanout: record every delivery's publish-to-receive time")
 	profile := flag.String("cpuprofile", "", "write a Go CPU profile of the generator here")
 	flag.Parse()
 	if *profile != "" {
@@ -136,7 +149,7 @@ func main() {
 	if o.size < 16 {
 		o.size = 16
 	}
-	for _, u := range []string{o.url, o.url2} {
+	for _, u := range []string{o.url, o.url2, o.puburl, o.puburl2} {
 		if u != "" && !strings.HasPrefix(u, "ws://127.") && !strings.HasPrefix(u, "ws://localhost") {
 			fail("refusing a non-loopback URL: " + u)
 		}

@@ -44,9 +44,11 @@ func measureWindow(l load, pids []int, d time.Duration) window {
 	meter := startCPU(pids)
 	time.Sleep(d)
 	count := l.completed() - before
-	latencies := l.takeLatencies()
-	lastCoreBusy = meter.coreBusy()
+	// The window ends here: sorting its latencies (a fan-out window with
+	// -latencies holds tens of thousands) is not part of it.
 	wall, serverCPU, genCPU := meter.used()
+	lastCoreBusy = meter.coreBusy()
+	latencies := l.takeLatencies()
 	elapsed := wall.Seconds()
 	return window{
 		Seconds: elapsed, Count: count, Rate: float64(count) / elapsed,
@@ -126,7 +128,7 @@ type alternatingResult struct {
 // pairs alternate which server goes first (A B, B A, A B, ...).
 func measureAlternating(o options) alternatingResult {
 	o2 := o
-	o2.pids = o.pids2
+	o2.pids, o2.puburl = o.pids2, o.puburl2
 	loads := [2]load{newLoad(o, o.url), newLoad(o2, o.url2)}
 	pids := [2][]int{o.pids, o.pids2}
 	warmSlices := int(o.warmup / o.slice)
