@@ -63,5 +63,6 @@ export type {
   SubscriberCountListener,
   TopicRegistryOptions,
 } from "./topics/registry.ts";
+export type { BackplaneStats } from "./backplane/backplane.ts";
 export { Metrics } from "./metrics.ts";
 export type { MessageKind, TrafficCounters } from "./metrics.ts";

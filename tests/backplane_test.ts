@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ServerProcess, spawnServer } from "./_process.ts";
+import { type ServerProcess, spawnServer } from "./_process.ts";
 import { haveRedis, NO_REDIS, RedisServer } from "./_redis.ts";
 import { freePort, openWebSocket } from "./_helpers.ts";
 
