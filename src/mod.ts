@@ -39,6 +39,7 @@ export { ConfigError, DEFAULT_SETTINGS, resolveSettings } from "./config/setting
 export type { ServerSettings } from "./config/settings.ts";
 export { WebSocketSession } from "./websocket/session.ts";
 export { SessionCore } from "./websocket/session_core.ts";
+export { SocketLifecycle } from "./websocket/socket_lifecycle.ts";
 export { ShutdownDrain } from "./websocket/drain.ts";
 export type { MessageListener } from "./websocket/session.ts";
 export type {

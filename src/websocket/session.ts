@@ -144,7 +144,8 @@ export class WebSocketSession extends SessionCore implements AsyncIterable<WebSo
   }
 
   /** Waiting reads resolve `null`, and the session leaves its topics. @internal */
-  protected ending(): void {
+  protected override ending(): void {
+    super.ending();
     this.#reader?.cancelReads();
     this.unsubscribeAll();
   }

@@ -8,16 +8,15 @@
  */
 
 import { DEFAULT_SETTINGS } from "../config/settings.ts";
-import type { LogFields, Logger } from "../log.ts";
 import type { MessageKind, Metrics } from "../metrics.ts";
 import { DEFAULT_SHUTDOWN_GRACE_MS, ShutdownDrain } from "./drain.ts";
 import { checkSendBuffer } from "./_send_buffer.ts";
-import { abortSocket, closeInfoOf, closeSocket } from "./_socket_close.ts";
 import { CloseCode } from "./close.ts";
 import type { CloseInfo } from "./close.ts";
 import type { WebSocketMessage } from "./reader.ts";
 import { DEFAULT_SEND_HIGH_WATER_MARK_BYTES } from "./session_options.ts";
-import type { DrainOptions, SessionObserver, WebSocketSessionOptions } from "./session_options.ts";
+import type { DrainOptions, WebSocketSessionOptions } from "./session_options.ts";
+import { SocketLifecycle } from "./socket_lifecycle.ts";
 import { utf8ByteLength } from "./utf8.ts";
 
 /**
@@ -28,26 +27,14 @@ export type MessageListener = (data: string | Uint8Array) => void;
 
 /** Sends look at the send buffer once this many bytes have gone out since the last look. */
 const BUFFER_CHECK_BYTES = 64 * 1024;
-/** Upper bound of the wait between looks at a new socket's `readyState` (see `#awaitOpen`). */
-const MAX_OPEN_POLL_MS = 16;
 
 const RESOLVED: Promise<void> = Promise.resolve();
-
-let nextSessionId = 1;
 
 /**
  * The push core of one WebSocket session; handlers get its pull-capable subclass,
  * {@linkcode WebSocketSession}.
  */
-export abstract class SessionCore {
-  /** Session id, as in the log lines. */
-  readonly id: number;
-  /** The negotiated subprotocol (`""` when none). */
-  readonly protocol: string;
-  /** The peer's address as `host:port`. */
-  readonly remoteAddress: string;
-  /** The peer's TCP port (`0` when unknown). */
-  readonly remotePort: number;
+export abstract class SessionCore extends SocketLifecycle {
   /** Default read timeout in milliseconds for this session; `0` means none. Settable. */
   readTimeoutMs: number;
   /** Payload bytes received since the session opened (UTF-8 for text). */
@@ -57,7 +44,6 @@ export abstract class SessionCore {
   /** Messages sent since the session opened. */
   messagesSent = 0;
 
-  #socket: WebSocket;
   /** Push mode: who gets each message as it arrives. */
   #listener: MessageListener | undefined;
   /** Resolves the promise `listen` returned. */
@@ -68,43 +54,20 @@ export abstract class SessionCore {
   #drain: ShutdownDrain | undefined;
   /** In push mode on shutdown: sends the close once the peer has gone quiet. */
   #quietTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The next look at `readyState` while the socket is still connecting. */
-  #openTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Set once the socket is open; `isConnected` reads flags, not the socket, on the hot path. */
-  #open = false;
-  #ended = false;
-  #closeRequested = false;
   /** Bytes sent since the send buffer was last looked at. */
   #uncheckedBytes = 0;
   /** The text the handler got last and its size, so echoing it does not measure it again. */
   #lastText: string | undefined;
   #lastTextBytes = 0;
-  /** The close this side sent, if it closed first. */
-  #closeSent: { code: number; reason: string } | undefined;
-  /** Ends the connection when the peer has not answered the close in time. */
-  #closeTimer: ReturnType<typeof setTimeout> | undefined;
-  #aborted: "reset" | "dropped" | undefined;
-  #closeTimeoutMs: number;
-  #localPort: number;
-  /** How the session ended, once it has. */
-  #closeInfo: CloseInfo | undefined;
-  /** Callers of `opened` and `closed`, created only when someone asks. */
-  #openWaiters: (() => void)[] | undefined;
-  #closeWaiters: ((info: CloseInfo) => void)[] | undefined;
   #maxMessageBytes: number;
   #maxSendBufferBytes: number;
   #highWaterMark: number;
   #metrics: Metrics | undefined;
-  #logger: Logger | undefined;
   #debug: boolean;
-  #observer: SessionObserver | undefined;
 
   /** Wraps `socket`, which must be a fresh server-side socket from `Deno.upgradeWebSocket`. */
   protected constructor(socket: WebSocket, options: WebSocketSessionOptions = {}) {
-    this.#socket = socket;
-    this.id = options.id ?? nextSessionId++;
-    this.protocol = options.protocol ?? "";
-    this.remoteAddress = options.remoteAddress ?? "";
+    super(socket, options);
     this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_SETTINGS.readTimeoutMs;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_SETTINGS.maxMessageBytes;
     this.#maxSendBufferBytes = options.maxSendBufferBytes ?? DEFAULT_SETTINGS.maxSendBufferBytes;
@@ -114,66 +77,23 @@ export abstract class SessionCore {
       Math.floor(this.#maxSendBufferBytes / 2),
     );
     this.#metrics = options.metrics;
-    this.#logger = options.logger;
     this.#debug = options.logger?.enabled("debug") ?? false;
-    this.#observer = options.observer;
-    this.#closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_SETTINGS.closeTimeoutMs;
-    this.#localPort = options.localPort ?? 0;
-    this.remotePort = options.remotePort ?? 0;
-    // Deno's server sockets start with it; the setter's checks are skipped when so.
-    if (socket.binaryType !== "arraybuffer") socket.binaryType = "arraybuffer";
-    // The session itself listens (handleEvent): no closure per event per session. A failed
-    // connection is followed by a close event, which ends the session. No "open" listener:
-    // see #awaitOpen.
-    socket.addEventListener("message", this);
-    socket.addEventListener("close", this);
-    this.#awaitOpen(0);
   }
 
-  /**
-   * Receives the socket's events (the DOM `EventListener` interface); not for handlers.
-   * @internal
-   */
-  handleEvent(event: Event): void {
-    if (event.type === "message") {
-      const data = (event as MessageEvent).data;
-      if (this.#echoing) this.#echoBack(data);
-      else this.#receive(data);
-    } else if (event.type === "close") this.#closed(event as CloseEvent);
-  }
-
-  /**
-   * Learns that the socket opened by looking at `readyState` on the next turns of the event
-   * loop: an "open" listener would make every message of every session dearer (measured in
-   * bench/README.md, "Instructions, not seconds").
-   */
-  #awaitOpen(delayMs: number): void {
-    this.#openTimer = setTimeout(() => {
-      this.#openTimer = undefined;
-      const state = this.#socket.readyState;
-      if (state === WebSocket.OPEN) this.#opened();
-      // A socket that fails before opening ends with a close event, which ends the session.
-      else if (state === WebSocket.CONNECTING) {
-        this.#awaitOpen(Math.min(Math.max(1, delayMs * 2), MAX_OPEN_POLL_MS));
-      }
-    }, delayMs);
-  }
-
-  #opened(): void {
-    if (this.#open || this.#closeInfo) return;
-    this.#open = true;
-    if (this.#openWaiters) { for (const resolve of this.#openWaiters.splice(0)) resolve(); }
-    this.#observer?.sessionOpened(this);
+  /** Each message takes echo's own path while it is on, the general one otherwise. @internal */
+  protected received(data: string | ArrayBuffer): void {
+    if (this.#echoing) this.#echoBack(data);
+    else this.#receive(data);
   }
 
   /** The one path of every received message: limits, metrics, then listener or queue. */
   #receive(data: string | ArrayBuffer): void {
-    // Deno reads no message before the socket is open, so one proves it open even if
-    // #awaitOpen has not looked yet.
-    if (!this.#open) this.#opened();
+    // Deno reads no message before the socket is open, so one proves it open even if the
+    // lifecycle has not looked yet.
+    if (!this.isOpen) this.markOpen();
     // After a close was sent, new messages are not taken on: the peer is told to stop. On
     // shutdown, messages are taken on through the grace: they were on the wire already.
-    if (this.#ended || this.#closeRequested) return;
+    if (this.stopped) return;
     if (this.#drain !== undefined && !this.#drain.takes()) return;
     const text = typeof data === "string";
     // Limits and metrics are in UTF-8 bytes, not UTF-16 units.
@@ -210,16 +130,8 @@ export abstract class SessionCore {
   /** The oldest message the pull side still holds, taken off its queue (for `listen`). */
   protected abstract takeQueued(): WebSocketMessage | undefined;
 
-  /** No read can be answered nor message delivered any more (a close was sent, or it ended). */
-  protected abstract ending(): void;
-
   /** A shutdown drain began. */
   protected abstract drainStarted(drain: ShutdownDrain): void;
-
-  /** True once no more messages will be taken (closed, or a close was sent). */
-  protected get stopped(): boolean {
-    return this.#ended || this.#closeRequested;
-  }
 
   /** The shutdown drain, while one runs. */
   protected get drain(): ShutdownDrain | undefined {
@@ -280,7 +192,7 @@ export abstract class SessionCore {
       ) {
         this.#push(message.data);
       }
-      if (this.#ended || this.#closeRequested) this.#stopListening();
+      if (this.stopped) this.#stopListening();
       else if (this.#drain) this.#armQuietTimer();
     });
   }
@@ -308,7 +220,7 @@ export abstract class SessionCore {
     if (bytes > this.#maxMessageBytes) return this.#receive(data);
     const kind = text ? "text" : "binary";
     if (this.#debug) this.#logMessage(data, bytes);
-    this.#socket.send(data);
+    this.socket.send(data);
     this.messagesReceived++;
     this.bytesReceived += bytes;
     this.messagesSent++;
@@ -324,7 +236,7 @@ export abstract class SessionCore {
    */
   send(data: string | Uint8Array | ArrayBuffer): Promise<void> {
     if (!this.isConnected) return RESOLVED;
-    this.#socket.send(data);
+    this.socket.send(data);
     this.messagesSent++;
     let bytes;
     if (typeof data === "string") {
@@ -344,7 +256,7 @@ export abstract class SessionCore {
    */
   deliver(data: string | Uint8Array | ArrayBuffer, bytes: number, kind: MessageKind): boolean {
     if (!this.isConnected) return false;
-    this.#socket.send(data);
+    this.socket.send(data);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
     void this.#sent(bytes);
@@ -360,13 +272,13 @@ export abstract class SessionCore {
     if (this.#uncheckedBytes < BUFFER_CHECK_BYTES) return RESOLVED;
     this.#uncheckedBytes = 0;
     const state = checkSendBuffer(
-      this.#socket,
+      this.socket,
       this.#maxSendBufferBytes,
       this.#highWaterMark,
-      () => this.#ended,
+      () => this.closeInfo !== undefined,
     );
     if (state === "over") {
-      const bytes = this.#socket.bufferedAmount;
+      const bytes = this.socket.bufferedAmount;
       this.log("warn", "session.limit", { limit: "max_send_buffer_bytes", bytes });
       this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");
       return RESOLVED;
@@ -387,7 +299,7 @@ export abstract class SessionCore {
     reason = "",
     options: DrainOptions = {},
   ): Promise<CloseInfo> {
-    if (!this.#drain && !this.#closeRequested && !this.#ended) {
+    if (!this.#drain && !this.stopped) {
       this.#drain = new ShutdownDrain(
         code,
         reason,
@@ -402,97 +314,9 @@ export abstract class SessionCore {
     return this.closed;
   }
 
-  /**
-   * Closes the session with `code` (default 1000) and `reason` (default empty). Idempotent:
-   * later calls only wait. Resolves with how the session ended.
-   */
-  close(code: number = CloseCode.Normal, reason = ""): Promise<CloseInfo> {
-    this.#sendClose(code, reason, this.#closeTimeoutMs);
-    return this.closed;
-  }
-
-  /**
-   * Sends a close with `code` and `reason` and ends the connection at once, without waiting
-   * for the peer's answer (as `ws`'s `terminate`): for a peer that must not be read any more.
-   * Resolves with how the session ended.
-   */
-  terminate(code: number = CloseCode.PolicyViolation, reason = ""): Promise<CloseInfo> {
-    this.#sendClose(code, reason, 0);
-    return this.closed;
-  }
-
-  /** Sends the close, then ends the connection unless the peer answers within `waitMs`. */
-  #sendClose(code: number, reason: string, waitMs: number): void {
-    if (this.#closeRequested || this.#ended) return;
-    this.#closeRequested = true;
-    // Reads waiting now can never be answered; queued messages stay readable.
-    this.ending();
+  /** The push side ends: the listener is done; the pull side and topics follow. @internal */
+  protected ending(): void {
     this.#stopListening();
-    try {
-      closeSocket(this.#socket, code, reason);
-      this.#closeSent = { code, reason };
-      const abort = () => {
-        this.#aborted = abortSocket(this.#socket, this.#localPort, this.remotePort);
-        if (waitMs > 0) {
-          this.log("warn", "session.close_timeout", {
-            code,
-            waited_ms: waitMs,
-            aborted: this.#aborted,
-          });
-        }
-      };
-      if (waitMs > 0) this.#closeTimer = setTimeout(abort, waitMs);
-      else abort();
-    } catch (error) {
-      // Only a socket that is still connecting can refuse; it is dropped then.
-      this.log("debug", "session.close_failed", { error: String(error) });
-    }
-  }
-
-  #closed(event: CloseEvent): void {
-    // Deno dispatches a second close event after an idle timeout or an abort: the first counts.
-    if (this.#closeInfo) return;
-    if (this.#openTimer !== undefined) clearTimeout(this.#openTimer);
-    if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
-    // A peer that closes or resets right after the 101 can beat the look at readyState: the
-    // session still opened (its handler runs, it is counted and logged), then ends at once.
-    if (!this.#open) this.#opened();
-    // Pending reads resolve null; messages already queued stay readable.
-    this.#ended = true;
-    this.ending();
-    this.#stopListening();
-    this.#closeInfo = closeInfoOf(event, this.#closeSent, this.#aborted);
-    const info = this.#closeInfo;
-    if (this.#openWaiters) { for (const resolve of this.#openWaiters.splice(0)) resolve(); }
-    if (this.#closeWaiters) { for (const resolve of this.#closeWaiters.splice(0)) resolve(info); }
-    this.#observer?.sessionClosed(this, info);
-  }
-
-  /** Resolves when the session is open (or has closed before opening). */
-  get opened(): Promise<void> {
-    if (this.#open || this.#closeInfo) return RESOLVED;
-    return new Promise((resolve) => (this.#openWaiters ??= []).push(resolve));
-  }
-
-  /** How the session ended: `undefined` until it has closed. */
-  get closeInfo(): CloseInfo | undefined {
-    return this.#closeInfo;
-  }
-
-  /** Resolves with the close code and reason once the session has closed. */
-  get closed(): Promise<CloseInfo> {
-    if (this.#closeInfo) return Promise.resolve(this.#closeInfo);
-    return new Promise((resolve) => (this.#closeWaiters ??= []).push(resolve));
-  }
-
-  /** True while messages can be read and sent. */
-  get isConnected(): boolean {
-    return this.#open && !this.#ended && !this.#closeRequested;
-  }
-
-  /** Bytes handed to the socket and not yet written to the network. */
-  get bufferedAmount(): number {
-    return this.#socket.bufferedAmount;
   }
 
   /** The `debug` line of one received message, with its text. */
@@ -503,10 +327,5 @@ export abstract class SessionCore {
       bytes,
       data: text ? data : undefined,
     });
-  }
-
-  /** Logs a line about this session. */
-  protected log(level: "debug" | "info" | "warn", event: string, fields: LogFields): void {
-    this.#logger?.[level](event, { session: this.id, ...fields });
   }
 }

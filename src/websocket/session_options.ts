@@ -9,7 +9,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import type { CloseInfo } from "./close.ts";
 import type { DrainActivity } from "./drain.ts";
-import type { SessionCore } from "./session_core.ts";
+import type { SocketLifecycle } from "./socket_lifecycle.ts";
 import type { TopicRegistry } from "../topics/registry.ts";
 
 export type { DrainActivity };
@@ -82,9 +82,9 @@ export interface DrainOptions {
  */
 export interface SessionObserver {
   /** The session is open: its handler may start. */
-  sessionOpened(session: SessionCore): void;
+  sessionOpened(session: SocketLifecycle): void;
   /** The session has closed (or failed to open). */
-  sessionClosed(session: SessionCore, info: CloseInfo): void;
+  sessionClosed(session: SocketLifecycle, info: CloseInfo): void;
 }
 
 /** The default send high-water mark. */

@@ -31,7 +31,7 @@ import type { HandshakeRefusal } from "./handshake.ts";
 import { originPolicy } from "./origin.ts";
 import { chooseProtocol, formatAddress, peerOf, upgrade } from "./_upgrade.ts";
 import { WebSocketSession } from "./session.ts";
-import type { SessionCore } from "./session_core.ts";
+import type { SocketLifecycle } from "./socket_lifecycle.ts";
 import { TopicRegistry } from "../topics/registry.ts";
 import type { SessionLimits, SessionObserver } from "./session_options.ts";
 
@@ -272,7 +272,7 @@ export class WebSocketUpgrader implements SessionObserver {
   }
 
   /** Runs the session's handler once it is open ({@linkcode SessionObserver}). */
-  sessionOpened(core: SessionCore): void {
+  sessionOpened(core: SocketLifecycle): void {
     const session = core as WebSocketSession;
     const entry = this.#sessions.get(session);
     if (!entry) return;
@@ -321,7 +321,7 @@ export class WebSocketUpgrader implements SessionObserver {
   }
 
   /** Notes how the session ended ({@linkcode SessionObserver}). */
-  sessionClosed(core: SessionCore, info: CloseInfo): void {
+  sessionClosed(core: SocketLifecycle, info: CloseInfo): void {
     const session = core as WebSocketSession;
     const entry = this.#sessions.get(session);
     if (!entry) return;
