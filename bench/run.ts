@@ -22,6 +22,9 @@
  * - `--backplane-rounds=8` rounds of the backplane section's echo row (issue #16; needs
  *                    `redis-server`, skipped with the reason printed without it)
  * - `--backplane-fanout-rounds=8` rounds of its cross-node fan-out row
+ * - `--node-peer-rounds=8` rounds of the fan-out row's Node.js + ws peer (issue #17; needs
+ *                    `node`, and `npm` once to install bench/peers; skipped with the reason
+ *                    printed without them; 0 skips it)
  * - `--only=a,b`     run only scenarios whose id contains one of these (default: all)
  * - `--stand-in`     use the raw baseline in place of the project (default: off; on when
  *                    main.ts is absent)
@@ -114,6 +117,12 @@ const fanoutWindow = Number(flag("fanout-window", "32"));
  */
 const backplaneRounds = Number(flag("backplane-rounds", "8"));
 const backplaneFanoutRounds = Number(flag("backplane-fanout-rounds", "8"));
+/**
+ * The fan-out row's Node.js peer (issue #17), informational: bench/peers/node_ws_fanout.mjs
+ * against the same raw Deno baseline, same load and method, fewer rounds than the row (about
+ * 80 s at 8).
+ */
+const nodePeerRounds = Number(flag("node-peer-rounds", "8"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
 const outDir = flag("out", `${repo}/bench/results`);
@@ -195,6 +204,11 @@ function projectFanoutCmd(port: number, extra: string[] = []): string[] {
 
 function baselineFanoutCmd(port: number): string[] {
   return ["deno", "run", "--allow-net", "bench/baseline_fanout.ts", `--port=${port}`];
+}
+
+/** The Node.js + ws peer of the fan-out row (bench/peers; issue #17). */
+function nodeFanoutCmd(port: number): string[] {
+  return ["node", "bench/peers/node_ws_fanout.mjs", `--port=${port}`];
 }
 
 function baselineStaticCmd(port: number): string[] {
@@ -478,7 +492,7 @@ async function fanoutSection(rows: Row[]): Promise<Section | null> {
       const out = await inTurnsRound(pair, order);
       return { project: fanoutSample(out.project), baseline: fanoutSample(out.baseline) };
     },
-    show: (x) => `${fmt(x.value)} deliveries/s (${fmt(x.extra.published)} published)`,
+    show: showFanout,
   });
   rows.push({
     scenario: `Fan-out 1 → ${
@@ -490,7 +504,144 @@ async function fanoutSection(rows: Row[]): Promise<Section | null> {
     perCpu: true,
     ...samples,
   });
-  return fanoutDetail(samples);
+  const detail = fanoutDetail(samples);
+  const peer = await nodeFanoutPeer(inTurnsRound, samples);
+  if (peer.length > 0) detail.body += `\n\n${peer.join("\n")}`;
+  return detail;
+}
+
+function showFanout(x: Sample): string {
+  return `${fmt(x.value)} deliveries/s (${fmt(x.extra.published)} published)`;
+}
+
+/** Output of a command run from the repository, or `null` if it cannot start or fails. */
+async function peerCommand(cmd: string, args: string[]): Promise<string | null> {
+  try {
+    const out = await new Deno.Command(cmd, { args, cwd: repo, stdin: "null" }).output();
+    if (!out.success) {
+      log(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim().slice(-400)}`);
+      return null;
+    }
+    return new TextDecoder().decode(out.stdout).trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Readies the Node.js peer: `node` on PATH, and bench/peers/node_modules/ws, installed once with
+ * `npm ci --prefix bench/peers` when missing. Returns the versions, or why the peer is skipped.
+ */
+async function nodePeerSetup(): Promise<{ node: string; ws: string } | { skip: string }> {
+  const node = await peerCommand("node", ["--version"]);
+  if (node === null) return { skip: "`node` is not on PATH" };
+  const wsPackage = `${repo}/bench/peers/node_modules/ws/package.json`;
+  const wsVersion = () => {
+    try {
+      return String(JSON.parse(Deno.readTextFileSync(wsPackage)).version);
+    } catch {
+      return null;
+    }
+  };
+  if (wsVersion() === null) {
+    log("node peer: bench/peers/node_modules/ws missing, running npm ci --prefix bench/peers");
+    const args = ["ci", "--prefix", "bench/peers", "--no-audit", "--no-fund"];
+    if (await peerCommand("npm", args) === null) {
+      return {
+        skip: "bench/peers/node_modules/ws is missing and `npm ci --prefix bench/peers` " +
+          "failed (or `npm` is not on PATH)",
+      };
+    }
+  }
+  const ws = wsVersion();
+  return ws === null
+    ? { skip: "bench/peers/node_modules/ws is missing after npm ci" }
+    : { node, ws };
+}
+
+/** Median, quartiles and range of per-round ratios, as one line's text. */
+function ratioSpread(ratios: number[]): string {
+  const sorted = ratios.filter(Number.isFinite).sort((a, b) => a - b);
+  const quartile = (q: number) => sorted[Math.round(q * (sorted.length - 1))] ?? NaN;
+  return `${sorted.length} rounds: median **${fmtRatio(median(sorted))}**, quartiles ${
+    fmtRatio(quartile(0.25))
+  }-${fmtRatio(quartile(0.75))}, range ${fmtRatio(sorted[0] ?? NaN)}-${
+    fmtRatio(sorted[sorted.length - 1] ?? NaN)
+  }`;
+}
+
+/**
+ * The fan-out row's Node.js peer (issue #17, informational, no target):
+ * bench/peers/node_ws_fanout.mjs (Node's `http` + the `ws` package) against the same raw Deno
+ * baseline as the row, in `nodePeerRounds` fresh pairs with the row's load and method (in
+ * turns, every delivery checked). Project / Node per CPU-second is taken round by round as the
+ * row's project / baseline over the peer's Node / baseline (round i with round i), both against
+ * the same baseline in the same run. Returns the report's lines (none when `--node-peer-rounds=0`).
+ */
+async function nodeFanoutPeer(
+  runRound: RoundRunner,
+  row: Record<Side, Sample[]>,
+): Promise<string[]> {
+  if (nodePeerRounds <= 0) return [];
+  const title = "Node.js + ws peer (issue #17, informational):";
+  const setup = await nodePeerSetup();
+  if ("skip" in setup) {
+    log(`node peer skipped: ${setup.skip}`);
+    return [`${title} skipped, ${setup.skip}.`];
+  }
+  const samples = await compare("fanout-node", {
+    count: nodePeerRounds,
+    startPair: async (): Promise<Pair> => {
+      const [project, baseline] = await Promise.all([
+        start("node-ws-fanout", nodeFanoutCmd),
+        start("baseline-fanout", baselineFanoutCmd),
+      ]);
+      return { project, baseline };
+    },
+    runRound: async (pair, order) => {
+      const out = await runRound(pair, order);
+      return { project: fanoutSample(out.project), baseline: fanoutSample(out.baseline) };
+    },
+    show: showFanout,
+    labels: { project: "node-ws", baseline: "baseline" },
+  });
+  const perRound = (s: Record<Side, Sample[]>) =>
+    s.project.map((p, i) => perCpuSecond(p) / perCpuSecond(s.baseline[i]));
+  const nodeRatios = perRound(samples);
+  const rowRatios = perRound(row);
+  const projectOverNode = nodeRatios.map((n, i) => (rowRatios[i] ?? NaN) / n);
+  const all = [...samples.project, ...samples.baseline];
+  const problems = all.reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
+  const checked = all.reduce(
+    (a, s) => a + (s.extra.published ?? 0) * (s.extra.subscribers ?? 0),
+    0,
+  );
+  const line = (name: string, list: Sample[]) =>
+    `| ${name} | ${fmt(median(list.map(perCpuSecond)))} | ${
+      fmt(median(list.map((s) => s.value)))
+    } | ${fmt(median(list.map((s) => s.serverCpuPct)))}% | ${
+      fmt(median(list.map((s) => s.genCpuPct)))
+    }% |`;
+  const directRatio = median(row.project.map(perCpuSecond)) /
+    median(samples.project.map(perCpuSecond));
+  return [
+    `${title} \`bench/peers/node_ws_fanout.mjs\`, Node ${setup.node} with ws ${setup.ws}, ` +
+    `against the same baseline, same load and method, ${nodePeerRounds} fresh pairs:`,
+    "",
+    "| Server | Deliveries per CPU-s | Deliveries/s | Server CPU | Generator CPU |",
+    "|---|--:|--:|--:|--:|",
+    line("node ws", samples.project),
+    line("baseline (peer's rounds)", samples.baseline),
+    "",
+    `Node / baseline per CPU-second, ${ratioSpread(nodeRatios)}.`,
+    "",
+    `Project / Node per CPU-second (the row's project / baseline over Node / baseline, round by ` +
+    `round), ${ratioSpread(projectOverNode)}; medians' ratio ${fmtRatio(directRatio)}.`,
+    "",
+    `Every delivery checked as in the row: ${fmt(checked)} deliveries; ${
+      problems === 0 ? "none missing, wrong or out of order" : `**${problems} problems**`
+    }.`,
+  ];
 }
 
 /** The fan-out row per server CPU-second, the spread of its rounds, and what was checked. */
