@@ -39,6 +39,7 @@
 import {
   type GeneratorSetup,
   type LoadgenResult,
+  type LoadgenRun,
   runIdle,
   runLoadgen,
   runLoadgenInTurns,
@@ -697,6 +698,48 @@ function perCpuSecond(s: Sample): number {
 }
 
 /**
+ * Rounds of the project with `--workers=1` and `--workers=2`, in turns, server and generator
+ * unpinned on all cores: one sample per server per round, by worker count.
+ */
+async function workersRounds(
+  name: string,
+  cmd: (port: number, extra: string[]) => string[],
+  load: Record<string, string | number>,
+  path: string,
+  sampleOf: (run: LoadgenRun) => Sample,
+  describe: (sample: Sample) => string,
+): Promise<Record<string, Sample[]>> {
+  const all = cores > 1 ? `0-${cores - 1}` : "0";
+  const unpinned: GeneratorSetup = { ...generator, core: all };
+  const results: Record<string, Sample[]> = { "1": [], "2": [] };
+  for (let round = 0; round < otherRounds; round++) {
+    for (const n of round % 2 === 0 ? ["1", "2"] : ["2", "1"]) {
+      const server = await start(
+        `${name.replaceAll(" ", "-")}-${n}`,
+        (port) => cmd(port, [`--workers=${n}`]),
+        all,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 500)); // let every worker listen
+        const run = await runLoadgen(unpinned, {
+          ...load,
+          url: `ws://127.0.0.1:${server.port}${path}`,
+          warmup: `${warmup}s`,
+          duration: `${seconds}s`,
+          pids: processTree(server.pid).join(","),
+        }, loadgenTimeout());
+        const sample = sampleOf(run);
+        results[n].push(sample);
+        log(`${name}=${n} round ${round + 1}: ${describe(sample)}`);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  return results;
+}
+
+/**
  * Multi-core on the fan-out load (a report, not a target): the project with `--workers=2`
  * against `--workers=1`, both unpinned like the echo workers section, one after the other.
  */
@@ -708,38 +751,19 @@ async function fanoutWorkersSection(): Promise<Section | null> {
   if (standIn) {
     return { title, body: "Not run: the stand-in server has no `--workers` setting." };
   }
-  const all = cores > 1 ? `0-${cores - 1}` : "0";
-  const unpinned: GeneratorSetup = { ...generator, core: all };
-  const results: Record<string, Sample[]> = { "1": [], "2": [] };
-  for (let round = 0; round < otherRounds; round++) {
-    for (const n of round % 2 === 0 ? ["1", "2"] : ["2", "1"]) {
-      const server = await start(
-        `fanout-workers-${n}`,
-        (port) => projectFanoutCmd(port, [`--workers=${n}`]),
-        all,
-      );
-      try {
-        await new Promise((r) => setTimeout(r, 500)); // let every worker listen
-        const run = await runLoadgen(unpinned, {
-          ...fanoutArgs,
-          url: `ws://127.0.0.1:${server.port}/fanout`,
-          warmup: `${warmup}s`,
-          duration: `${seconds}s`,
-          pids: processTree(server.pid).join(","),
-        }, loadgenTimeout());
-        const sample = fanoutSample(toSample(run, (r) => r.rate, fanoutExtra));
-        results[n].push(sample);
-        const errs = sample.mismatches + sample.lost + sample.errors;
-        log(
-          `fanout workers=${n} round ${round + 1}: ${fmt(sample.value)} deliveries/s srv ${
-            fmt(sample.serverCpuPct)
-          }% gen ${fmt(sample.genCpuPct)}%${errs ? `  PROBLEMS ${errs}` : ""}`,
-        );
-      } finally {
-        await server.stop();
-      }
-    }
-  }
+  const results = await workersRounds(
+    "fanout workers",
+    projectFanoutCmd,
+    fanoutArgs,
+    "/fanout",
+    (run) => fanoutSample(toSample(run, (r) => r.rate, fanoutExtra)),
+    (sample) => {
+      const errs = sample.mismatches + sample.lost + sample.errors;
+      return `${fmt(sample.value)} deliveries/s srv ${fmt(sample.serverCpuPct)}% gen ${
+        fmt(sample.genCpuPct)
+      }%${errs ? `  PROBLEMS ${errs}` : ""}`;
+    },
+  );
   const errors = (n: string) =>
     results[n].reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
   const line = (n: string) => {
@@ -888,41 +912,14 @@ async function workersSection(): Promise<Section | null> {
   if (standIn) {
     return { title, body: "Not run: the stand-in server has no `--workers` setting." };
   }
-  const all = cores > 1 ? `0-${cores - 1}` : "0";
-  const unpinned: GeneratorSetup = { ...generator, core: all };
-  const results: Record<string, Sample[]> = { "1": [], "2": [] };
-  for (let round = 0; round < otherRounds; round++) {
-    for (const n of round % 2 === 0 ? ["1", "2"] : ["2", "1"]) {
-      const server = await start(
-        `workers-${n}`,
-        (port) => projectCmd(port, [`--workers=${n}`]),
-        all,
-      );
-      try {
-        await new Promise((r) => setTimeout(r, 500)); // let every worker listen
-        const run = await runLoadgen(unpinned, {
-          mode: "throughput",
-          url: `ws://127.0.0.1:${server.port}/echo`,
-          warmup: `${warmup}s`,
-          duration: `${seconds}s`,
-          pids: processTree(server.pid).join(","),
-          conns: 64,
-          size: 32,
-          type: "text",
-          window: 128,
-        }, loadgenTimeout());
-        const sample = toSample(run, (r) => r.rate);
-        results[n].push(sample);
-        log(
-          `workers=${n} round ${round + 1}: ${fmt(sample.value)} msgs/s srv ${
-            fmt(sample.serverCpuPct)
-          }%`,
-        );
-      } finally {
-        await server.stop();
-      }
-    }
-  }
+  const results = await workersRounds(
+    "workers",
+    projectCmd,
+    { mode: "throughput", conns: 64, size: 32, type: "text", window: 128 },
+    "/echo",
+    (run) => toSample(run, (r) => r.rate),
+    (sample) => `${fmt(sample.value)} msgs/s srv ${fmt(sample.serverCpuPct)}%`,
+  );
   const line = (n: string) => {
     const b = best(results[n], "higher");
     const errs = results[n].reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
