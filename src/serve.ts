@@ -26,7 +26,6 @@ import { loadApp } from "./server/app_module.ts";
 import { createServer } from "./server/server.ts";
 import type { RunningServer, ServerOptions } from "./server/server.ts";
 import { exitOnSignals } from "./server/signals.ts";
-import { defaultNodeId } from "./backplane/node_id.ts";
 import { startWorkerPool } from "./server/worker_pool.ts";
 
 /** Options for {@linkcode serve}: the server's settings, a logger, and signal handling. */
@@ -64,7 +63,6 @@ export async function serve(
   if (settings.backplane !== null && !isModule) {
     throw new ConfigError("backplane", "a backplane needs the app as a module URL to import");
   }
-  settings.nodeId ??= defaultNodeId();
   // Signals are handled from the start, so one that comes while workers start still stops them.
   const starting = settings.workers > 1 || settings.backplane !== null
     ? startWorkerPool(app as URL | string, settings, logger)

@@ -74,9 +74,11 @@ function nextFrom<T extends FromWorker["type"]>(
  */
 export async function startWorkerPool(
   app: URL | string,
-  settings: ServerSettings,
+  given: ServerSettings,
   logger?: Logger,
 ): Promise<WorkerPool> {
+  // One name for the whole process: the backplane's envelopes and every worker's `nodeId`.
+  const settings = { ...given, nodeId: given.nodeId ?? defaultNodeId() };
   const count = settings.workers;
   const hub = new TopicHub();
   if (settings.backplane !== null) {
@@ -84,7 +86,7 @@ export async function startWorkerPool(
     const { connectRedisBackplane } = await import("../backplane/redis.ts");
     hub.attach(connectRedisBackplane({
       url: settings.backplane,
-      nodeId: settings.nodeId ?? defaultNodeId(),
+      nodeId: settings.nodeId,
       prefix: settings.backplanePrefix,
       timeoutMs: settings.backplaneTimeoutMs,
       events: hub.backplaneEvents,
