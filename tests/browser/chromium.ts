@@ -56,11 +56,16 @@ export interface LaunchedChromium extends AsyncDisposable {
 export async function launchChromium(
   options: { path?: string } = {},
 ): Promise<LaunchedChromium> {
+  const path = options.path ?? CHROMIUM_PATH;
+  // Under CI the tests run even without Chromium (see skipBrowserTests): say what is missing.
+  if (!chromiumAvailable(path)) {
+    throw new Error(`CI is set but there is no Chromium at ${path}: install it with apt-get`);
+  }
   const profileDir = await Deno.makeTempDir({ prefix: "echo-browser-test-profile-" });
   let browser: Browser;
   try {
     browser = await puppeteer.launch({
-      executablePath: options.path ?? CHROMIUM_PATH,
+      executablePath: path,
       headless: true,
       userDataDir: profileDir,
       args: [...CHROMIUM_ARGS],
