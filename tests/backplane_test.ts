@@ -128,6 +128,9 @@ Deno.test({
     ann.say("end", count);
     await bob.until((m) => m.from === "ann" && m.seq === count);
     assert.equal((await bob.from("ann", count + 1)).length, count + 1);
+    // Counters reach /metrics within 250 ms: wait until A shows what it took in.
+    const taken = 'websocket_backplane_messages_total{direction="in"}';
+    await metricUntil(a.port, taken, (n) => n >= count);
     assert.equal(await metric(a.port, "websocket_backplane_gaps_total"), 0);
     for (const member of [ann, bob]) member.socket.close();
   },
@@ -249,6 +252,6 @@ Deno.test({
     }
     for (const member of [...onA, bob]) member.socket.close();
     // The other nodes see one node with 8 members, not two.
-    assert.equal(await metric(b.port, "websocket_backplane_nodes"), 1);
+    assert.equal(await metricUntil(b.port, "websocket_backplane_nodes", (n) => n === 1), 1);
   },
 });

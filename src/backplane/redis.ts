@@ -38,6 +38,9 @@ export interface RedisBackplaneOptions {
   logger?: Logger;
 }
 
+/** How often changed counters reach the workers' `/metrics`. */
+const STATS_EVERY_MS = 250;
+
 /** Retries while Redis is down: every 100 ms, so delivery resumes within a second of its return. */
 const RETRY_MS = 100;
 
@@ -66,16 +69,24 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
   const seqs = new Map<string, number>();
   let everUp = false;
   let closing = false;
-  let statsQueued = false;
+  /** The next report of the counters, while one is due. */
+  let statsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The state last reported: a change of it is reported at once. */
+  let reportedUp: boolean | undefined;
 
+  const sendStats = () => {
+    statsTimer = undefined;
+    reportedUp = stats.up;
+    events.stats({ ...stats });
+  };
+  // The hub passes the stats to every worker: a change of state goes at once (readiness
+  // follows it), counters at most every 250 ms, not once per message.
   const report = () => {
     stats.nodes = presence.nodeCount;
-    if (statsQueued) return;
-    statsQueued = true;
-    queueMicrotask(() => {
-      statsQueued = false;
-      events.stats({ ...stats });
-    });
+    if (stats.up !== reportedUp) {
+      clearTimeout(statsTimer);
+      statsTimer = setTimeout(sendStats, 0);
+    } else statsTimer ??= setTimeout(sendStats, STATS_EVERY_MS);
   };
 
   const setUp = (up: boolean, why?: string) => {
@@ -202,6 +213,7 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
       closing = true;
       clearInterval(refresh);
       clearInterval(sweep);
+      clearTimeout(statsTimer);
       if (pub.isReady) {
         const bye: PresenceMessage = { n: nodeId, bye: true };
         await pub.publish(presenceChannel, JSON.stringify(bye)).catch(() => {});
