@@ -29,6 +29,17 @@ package main
 // starting "probe") every 10 ms until every subscriber has received one; as the
 // publisher's messages reach each subscriber in order, a subscriber that saw a
 // probe gets every message after it. Probes after message 0 are mismatches.
+//
+// Wire (-wire, wire.go): how payloads are framed; a frame may carry several
+// (the json wire's arrays), each checked as above.
+//
+// Rate (-rate N): instead of as fast as the window allows, the publisher sends
+// one message every 1/N s (still within the window): a light, fixed load whose
+// latencies show what a lone message waits.
+//
+// Stalled subscribers (-stall K): K more subscribers that read until their
+// first probe and never again, so the server's sends to them pile up. They are
+// not counted, checked or waited for; the others are, as always.
 
 import (
 	"bytes"
@@ -54,10 +65,17 @@ type fanoutLoad struct {
 	gate   *gate
 	p      payloads
 	window int
-	pub    *websocket.Conn
-	pubBc  *bufferedConn
-	subs   []*websocket.Conn
-	subBcs []*bufferedConn
+	wire   wire
+	// interval between two messages at -rate (0: as fast as the window allows).
+	interval time.Duration
+	pub      *websocket.Conn
+	pubBc    *bufferedConn
+	// pingDue: the publisher owes the server a pong (socket.io), written by the
+	// goroutine that writes the publisher's frames.
+	pingDue int32
+	subs    []*websocket.Conn
+	subBcs  []*bufferedConn
+	stalled []*websocket.Conn
 	// received counts, per subscriber, the messages it has received in order.
 	received []connStats
 	// pending counts, per slot (sequence number % window), the subscribers still
@@ -86,13 +104,24 @@ func newFanoutLoad(o options) *fanoutLoad {
 	if window < 1 {
 		window = 1
 	}
+	w, err := newWire(o.wire)
+	if err != nil {
+		fail(err.Error())
+	}
 	l := &fanoutLoad{
-		gate: newGate(), p: newPayloads(o.size, o.binary), window: window,
-		pending: make([]int32, window), freed: make(chan struct{}, 1), stop: make(chan struct{}),
+		gate: newGate(), p: newPayloads(w.payloadSize(o.size), o.binary), window: window,
+		wire: w, pending: make([]int32, window), freed: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+	}
+	if o.rate > 0 {
+		l.interval = time.Duration(float64(time.Second) / o.rate)
 	}
 	bufSize := o.size + 64
 	if bufSize < 4096 {
 		bufSize = 4096
+	}
+	if w.kind == "socketio" {
+		o.skipSubprotocolCheck = true
 	}
 	if o.latencies {
 		l.base, l.sentAt, l.lat = time.Now(), make([]int64, window), make([]latencyLog, o.conns)
@@ -103,6 +132,9 @@ func newFanoutLoad(o options) *fanoutLoad {
 		pubOptions.url = o.puburl
 	}
 	pub, pubBc, err := dial(pubOptions, bufSize)
+	if err == nil {
+		err = w.open(pub)
+	}
 	if err != nil {
 		l.errs.add(fmt.Errorf("publisher: %v", err))
 		return l
@@ -111,28 +143,47 @@ func newFanoutLoad(o options) *fanoutLoad {
 	l.readers.Add(1)
 	go l.readPublisher()
 	l.subs, l.subBcs = dialAll(o, o.conns, bufSize, &l.errs)
+	l.stalled, _ = dialAll(o, o.stall, bufSize, &l.errs)
 	l.received = make([]connStats, o.conns)
 	subscribers := 0
 	for i, ws := range l.subs {
-		if ws == nil {
+		if ws == nil || l.opened(ws) != nil {
+			l.subs[i] = nil
 			continue
 		}
 		subscribers++
 		l.readers.Add(1)
 		go l.readSubscriber(ws, i)
 	}
-	if subscribers < o.conns {
+	stalled := 0
+	for _, ws := range l.stalled {
+		if ws != nil && l.opened(ws) == nil {
+			stalled++
+			l.readers.Add(1)
+			go l.readUntilProbe(ws)
+		}
+	}
+	if subscribers < o.conns || stalled < o.stall {
 		return l // the errors are counted; no figure can stand on a partial fan-out
 	}
 	if !l.awaitSubscribed(30 * time.Second) {
 		l.errs.add(fmt.Errorf("only %d of %d subscribers received a probe within 30 s",
-			atomic.LoadInt64(&l.ready), o.conns))
+			atomic.LoadInt64(&l.ready), o.conns+o.stall))
 		return l
 	}
 	pubBc.Buffer(true)
 	l.publisher.Add(1)
 	go l.publish()
 	return l
+}
+
+// opened runs the wire's own handshake on a subscriber, counting a failure.
+func (l *fanoutLoad) opened(ws *websocket.Conn) error {
+	err := l.wire.open(ws)
+	if err != nil {
+		l.errs.add(fmt.Errorf("subscriber: %v", err))
+	}
+	return err
 }
 
 // awaitSubscribed sends probes until every subscriber has received one.
@@ -143,11 +194,16 @@ func (l *fanoutLoad) awaitSubscribed(limit time.Duration) bool {
 		probe[i] = 'x'
 	}
 	copy(probe, probePrefix)
-	for n := 0; atomic.LoadInt64(&l.ready) < int64(len(l.subs)); n++ {
+	frame := l.wire.frame(nil, probe)
+	for n := 0; atomic.LoadInt64(&l.ready) < int64(len(l.subs)+len(l.stalled)); n++ {
 		if time.Now().After(deadline) {
 			return false
 		}
-		if err := l.pub.WriteMessage(websocket.TextMessage, probe); err != nil {
+		if err := l.payPing(); err != nil {
+			l.errs.add(fmt.Errorf("publisher: %v", err))
+			return false
+		}
+		if err := l.pub.WriteMessage(websocket.TextMessage, frame); err != nil {
 			l.errs.add(fmt.Errorf("publisher: %v", err))
 			return false
 		}
@@ -156,14 +212,39 @@ func (l *fanoutLoad) awaitSubscribed(limit time.Duration) bool {
 	return true
 }
 
+// payPing answers a ping the publisher's reader saw (socket.io).
+func (l *fanoutLoad) payPing() error {
+	if atomic.CompareAndSwapInt32(&l.pingDue, 1, 0) {
+		return l.wire.pong(l.pub)
+	}
+	return nil
+}
+
 // publish sends messages 0, 1, 2, ... while the gate is open, each once its
-// slot is free, as many as are free in one write.
+// slot is free, as many as are free in one write (one at a time at -rate).
 func (l *fanoutLoad) publish() {
 	defer l.publisher.Done()
 	buf := l.p.newBuffer()
+	var frame []byte
 	w := uint64(l.window)
+	burst := w
+	if l.interval > 0 {
+		burst = 1
+	}
+	next := time.Now()
 	var seq uint64
 	for {
+		if l.interval > 0 {
+			// A fixed pace, not catching up after a pause: a burst is not light load.
+			if wait := time.Until(next); wait > 0 {
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(wait):
+				}
+			}
+			next = time.Now().Add(l.interval)
+		}
 		// Waiting for a slot is not work in progress: it is taken outside the gate.
 		for atomic.LoadInt32(&l.pending[seq%w]) != 0 {
 			select {
@@ -175,15 +256,21 @@ func (l *fanoutLoad) publish() {
 		if !l.gate.enter() {
 			return
 		}
+		if err := l.payPing(); err != nil {
+			l.errs.add(fmt.Errorf("publisher: %v", err))
+			l.gate.leave()
+			return
+		}
 		n := uint64(0)
-		for n < w && atomic.LoadInt32(&l.pending[(seq+n)%w]) == 0 {
+		for n < burst && atomic.LoadInt32(&l.pending[(seq+n)%w]) == 0 {
 			atomic.StoreInt32(&l.pending[(seq+n)%w], int32(len(l.subs)))
 			if l.sentAt != nil {
 				// Before the write, so no subscriber can read the message first.
 				atomic.StoreInt64(&l.sentAt[(seq+n)%w], int64(time.Since(l.base)))
 			}
 			l.p.fill(buf, seq+n)
-			if err := l.pub.WriteMessage(l.p.msgType(), buf); err != nil {
+			frame = l.wire.frame(frame, buf)
+			if err := l.pub.WriteMessage(l.p.msgType(), frame); err != nil {
 				l.errs.add(fmt.Errorf("publisher: %v", err))
 				l.gate.leave()
 				return
@@ -205,22 +292,18 @@ func (l *fanoutLoad) publish() {
 func (l *fanoutLoad) readSubscriber(ws *websocket.Conn, i int) {
 	defer l.readers.Done()
 	st := &l.received[i]
-	buf := make([]byte, l.p.size+1)
+	buf := l.readBuffer()
 	w := uint64(l.window)
 	var seq uint64
 	probed := false
-	for {
-		mt, msg, err := readMessage(ws, buf)
-		if err != nil {
-			l.readError(err)
-			return
-		}
+	var mt int
+	take := func(msg []byte) {
 		if seq == 0 && mt == websocket.TextMessage && bytes.HasPrefix(msg, probePrefix) {
 			if !probed {
 				probed = true
 				atomic.AddInt64(&l.ready, 1)
 			}
-			continue
+			return
 		}
 		if !l.p.check(mt, msg, seq) {
 			atomic.AddInt64(&l.mismatches, 1)
@@ -239,18 +322,72 @@ func (l *fanoutLoad) readSubscriber(ws *websocket.Conn, i int) {
 			}
 		}
 		seq++
+	}
+	for {
+		var frame []byte
+		var err error
+		mt, frame, err = readMessage(ws, buf)
+		if err != nil {
+			l.readError(err)
+			return
+		}
+		switch l.wire.payloads(frame, take) {
+		case framePing:
+			// Subscribers write nothing else but the close (WriteControl may run alongside).
+			if err := l.wire.pong(ws); err != nil {
+				l.readError(err)
+				return
+			}
+		case frameBad:
+			atomic.AddInt64(&l.mismatches, 1)
+		}
 		atomic.StoreInt64(&st.received, int64(seq))
+	}
+}
+
+// readBuffer is room for the largest frame expected: a batch on the json wire.
+func (l *fanoutLoad) readBuffer() []byte {
+	if l.wire.kind == "json" {
+		return make([]byte, 1<<20)
+	}
+	return make([]byte, l.p.size+64)
+}
+
+// readUntilProbe reads a stalled subscriber until its first probe, then stops
+// reading: the server's sends to it pile up in its buffers.
+func (l *fanoutLoad) readUntilProbe(ws *websocket.Conn) {
+	defer l.readers.Done()
+	buf := l.readBuffer()
+	for {
+		_, frame, err := readMessage(ws, buf)
+		if err != nil {
+			l.readError(err)
+			return
+		}
+		probed := false
+		l.wire.payloads(frame, func(msg []byte) {
+			probed = probed || bytes.HasPrefix(msg, probePrefix)
+		})
+		if probed {
+			atomic.AddInt64(&l.ready, 1)
+			return
+		}
 	}
 }
 
 // readPublisher reads the publisher's session: the server must send it nothing.
 func (l *fanoutLoad) readPublisher() {
 	defer l.readers.Done()
-	buf := make([]byte, l.p.size+1)
+	buf := l.readBuffer()
 	for {
-		if _, _, err := readMessage(l.pub, buf); err != nil {
+		_, frame, err := readMessage(l.pub, buf)
+		if err != nil {
 			l.readError(err)
 			return
+		}
+		if l.wire.payloads(frame, func([]byte) {}) == framePing {
+			atomic.StoreInt32(&l.pingDue, 1)
+			continue
 		}
 		atomic.AddInt64(&l.mismatches, 1)
 	}
@@ -331,6 +468,11 @@ func (l *fanoutLoad) finish() problems {
 	for i, ws := range l.subs {
 		if ws != nil {
 			sendClose(ws, l.subBcs[i]) // the reader goroutine reads the server's close
+		}
+	}
+	for _, ws := range l.stalled {
+		if ws != nil {
+			ws.Close() // nobody reads it: no close handshake to wait for
 		}
 	}
 	l.readers.Wait()

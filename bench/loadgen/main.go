@@ -111,6 +111,16 @@ type options struct {
 	puburl2 string
 	// latencies: the fan-out load records each delivery's publish-to-receive time.
 	latencies bool
+	// protocol2: the subprotocol for -url2 ("" = -protocol).
+	protocol2 string
+	// wire and wire2: the fan-out's framing on -url and -url2 (wire.go).
+	wire, wire2 string
+	// rate: fan-out messages per second (0: as fast as the window allows).
+	rate float64
+	// stall and stall2: fan-out subscribers that stop reading, on -url and -url2.
+	stall, stall2 int
+	// skipSubprotocolCheck: the server selects none (socket.io).
+	skipSubprotocolCheck bool
 }
 
 func main() {
@@ -134,6 +144,12 @@ func main() {
 	flag.StringVar(&o.puburl2, "puburl2", "", "fanout: the publisher's URL for -url2 (default -url2)")
 	flag.BoolVar(&o.latencies, "latencies", false,
 		"fanout: record every delivery's publish-to-receive time")
+	flag.StringVar(&o.protocol2, "protocol2", "", "the subprotocol for -url2 (default -protocol)")
+	flag.StringVar(&o.wire, "wire", "plain", "fanout: plain | json | socketio (wire.go)")
+	flag.StringVar(&o.wire2, "wire2", "", "fanout: the -url2 server's wire (default -wire)")
+	flag.Float64Var(&o.rate, "rate", 0, "fanout: messages per second (0: as the window allows)")
+	flag.IntVar(&o.stall, "stall", 0, "fanout: subscribers that stop reading after their first probe")
+	flag.IntVar(&o.stall2, "stall2", 0, "fanout: -stall for the -url2 server")
 	profile := flag.String("cpuprofile", "", "write a Go CPU profile of the generator here")
 	flag.Parse()
 	if *profile != "" {
@@ -378,7 +394,7 @@ func dial(o options, bufSize int) (*websocket.Conn, *bufferedConn, error) {
 		}
 		return nil, nil, err
 	}
-	if ws.Subprotocol() != o.protocol {
+	if ws.Subprotocol() != o.protocol && !o.skipSubprotocolCheck {
 		ws.Close()
 		return nil, nil, fmt.Errorf("server selected subprotocol %q, want %q", ws.Subprotocol(),
 			o.protocol)

@@ -128,7 +128,13 @@ type alternatingResult struct {
 // pairs alternate which server goes first (A B, B A, A B, ...).
 func measureAlternating(o options) alternatingResult {
 	o2 := o
-	o2.pids, o2.puburl = o.pids2, o.puburl2
+	o2.pids, o2.puburl, o2.stall = o.pids2, o.puburl2, o.stall2
+	if o.wire2 != "" {
+		o2.wire = o.wire2
+	}
+	if o.protocol2 != "" {
+		o2.protocol = o.protocol2
+	}
 	loads := [2]load{newLoad(o, o.url), newLoad(o2, o.url2)}
 	pids := [2][]int{o.pids, o.pids2}
 	warmSlices := int(o.warmup / o.slice)
