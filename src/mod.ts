@@ -56,6 +56,8 @@ export { createLogger } from "./log.ts";
 export type { LogFields, LogFormat, Logger, LoggerOptions, LogLevel } from "./log.ts";
 export { TopicError } from "./topics/topic_name.ts";
 export { TopicRegistry } from "./topics/registry.ts";
+export { DEFAULT_BATCH_LIMITS, jsonArrayBatches } from "./topics/batching.ts";
+export type { BatchFormat, JsonArrayBatchOptions } from "./topics/batching.ts";
 export { MAX_TOPIC_BYTES } from "./topics/topic_name.ts";
 export type {
   PublishOptions,

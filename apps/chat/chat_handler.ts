@@ -5,7 +5,7 @@
  * @module
  */
 
-import { TopicError, type WebSocketSession } from "../../src/mod.ts";
+import { jsonArrayBatches, TopicError, type WebSocketSession } from "../../src/mod.ts";
 import { MAX_ROOMS, parseCommand, roomTopic, type ServerMessage } from "./protocol.ts";
 
 /** Sends one server message. */
@@ -27,6 +27,8 @@ export class ChatHandler {
 
   /** Answers frames until the session ends. */
   handleSession(session: WebSocketSession): Promise<void> {
+    // chat.v1 frames may carry a JSON array of messages: a busy room costs a frame per turn.
+    session.batchDeliveries(jsonArrayBatches());
     return session.listen((data) => {
       if (typeof data !== "string") {
         return send(session, { type: "error", reason: "binary frames are not part of chat.v1" });

@@ -17,6 +17,8 @@ import type { WebSocketMessage } from "./reader.ts";
 import { DEFAULT_SEND_HIGH_WATER_MARK_BYTES } from "./session_options.ts";
 import type { DrainOptions, WebSocketSessionOptions } from "./session_options.ts";
 import { SocketLifecycle } from "./socket_lifecycle.ts";
+import type { BatchFormat } from "../topics/batching.ts";
+import { DeliveryBatch } from "../topics/_delivery_batch.ts";
 import { utf8ByteLength } from "./utf8.ts";
 
 /**
@@ -64,6 +66,8 @@ export abstract class SessionCore extends SocketLifecycle {
   #highWaterMark: number;
   #metrics: Metrics | undefined;
   #debug: boolean;
+  /** Set by {@linkcode SessionCore.batchDeliveries}: published text pending in this turn. */
+  #batch: DeliveryBatch | undefined;
 
   /** Wraps `socket`, which must be a fresh server-side socket from `Deno.upgradeWebSocket`. */
   protected constructor(socket: WebSocket, options: WebSocketSessionOptions = {}) {
@@ -204,7 +208,8 @@ export abstract class SessionCore extends SocketLifecycle {
   echo(): Promise<void> {
     const done = this.listen((data) => void this.send(data));
     // Queued messages went through the listener; it is gone if the session ended meanwhile.
-    this.#echoing = this.#listener !== undefined && this.#drain === undefined;
+    this.#echoing = this.#listener !== undefined && this.#drain === undefined &&
+      this.#batch === undefined;
     return done;
   }
 
@@ -236,6 +241,7 @@ export abstract class SessionCore extends SocketLifecycle {
    */
   send(data: string | Uint8Array | ArrayBuffer): Promise<void> {
     if (!this.isConnected) return RESOLVED;
+    if (this.#batch?.pending) this.#batch.flush();
     this.socket.send(data);
     this.messagesSent++;
     let bytes;
@@ -256,11 +262,31 @@ export abstract class SessionCore extends SocketLifecycle {
    */
   deliver(data: string | Uint8Array | ArrayBuffer, bytes: number, kind: MessageKind): boolean {
     if (!this.isConnected) return false;
-    this.socket.send(data);
+    if (this.#batch === undefined) this.socket.send(data);
+    else this.#batch.deliver(data, bytes);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
     void this.#sent(bytes);
     return true;
+  }
+
+  /**
+   * Lets messages published to this session's topics share frames, joined by `format`, when
+   * several are pending for it in one turn of the event loop; a lone one still goes at once,
+   * as itself ({@link ../topics/batching.ts}). For protocols whose frames can carry a batch,
+   * such as a JSON array of messages (`jsonArrayBatches()`). Only deliveries are
+   * joined, never `send()`, which first sends what is pending. `null` stops batching.
+   */
+  batchDeliveries(format: BatchFormat | null): void {
+    this.#batch?.release();
+    this.#batch = undefined;
+    if (format === null || !this.isConnected) return;
+    const socket = this.socket;
+    this.#batch = new DeliveryBatch(format, (frame) => {
+      // A turn's end can come after the peer closed.
+      if (socket.readyState === WebSocket.OPEN) socket.send(frame);
+    });
+    this.#echoing = false;
   }
 
   /**
@@ -316,6 +342,8 @@ export abstract class SessionCore extends SocketLifecycle {
 
   /** The push side ends: the listener is done; the pull side and topics follow. @internal */
   protected ending(): void {
+    // Before the close frame: what was delivered in this turn still goes out.
+    this.#batch?.release();
     this.#stopListening();
   }
 
