@@ -22,9 +22,11 @@
  * - `--backplane-rounds=8` rounds of the backplane section's echo row (issue #16; needs
  *                    `redis-server`, skipped with the reason printed without it)
  * - `--backplane-fanout-rounds=8` rounds of its cross-node fan-out row
- * - `--node-peer-rounds=8` rounds of the fan-out row's Node.js + ws peer (issue #17; needs
- *                    `node`, and `npm` once to install bench/peers; skipped with the reason
- *                    printed without them; 0 skips it)
+ * - `--peer-rounds=8` rounds of each fan-out peer row (issue #17: Node + ws, socket.io, Bun,
+ *                    light-load latency, a stalled subscriber, socket.io across two nodes;
+ *                    needs `node`, and `npm` once to install bench/peers; the peers are
+ *                    skipped with the reason printed without them; 0 skips the rows)
+ * - `--light-rate=20` messages per second of the light-load latency row
  * - `--only=a,b`     run only scenarios whose id contains one of these (default: all)
  * - `--stand-in`     use the raw baseline in place of the project (default: off; on when
  *                    main.ts is absent)
@@ -60,6 +62,7 @@ import {
   stopAll,
 } from "./procs.ts";
 import { best, fmt, median, renderReport, type Row, type Section } from "./report.ts";
+import { type Peer, PEER_LOAD, peerCmd, peerSetup } from "./fanout_peers.ts";
 
 const started = performance.now();
 const startDate = new Date();
@@ -119,11 +122,13 @@ const fanoutWindow = Number(flag("fanout-window", "32"));
 const backplaneRounds = Number(flag("backplane-rounds", "8"));
 const backplaneFanoutRounds = Number(flag("backplane-fanout-rounds", "8"));
 /**
- * The fan-out row's Node.js peer (issue #17), informational: bench/peers/node_ws_fanout.mjs
- * against the same raw Deno baseline, same load and method, fewer rounds than the row (about
- * 80 s at 8).
+ * The fan-out peer rows (issue #17): the project against Node + ws, socket.io and Bun, its
+ * batched and unbatched latency at a light rate, and a stalled subscriber; each in fresh pairs
+ * in turns like the row, fewer rounds (about 80 s each at 8).
  */
-const nodePeerRounds = Number(flag("node-peer-rounds", "8"));
+const peerRounds = Number(flag("peer-rounds", "8"));
+/** Messages per second of the light-load latency row: the server about 20 % busy. */
+const lightRate = Number(flag("light-rate", "20"));
 const only = flag("only", "").split(",").filter(Boolean);
 const loadgen = flag("loadgen", `${repo}/.cache/bench/loadgen`);
 const outDir = flag("out", `${repo}/bench/results`);
@@ -205,11 +210,6 @@ function projectFanoutCmd(port: number, extra: string[] = []): string[] {
 
 function baselineFanoutCmd(port: number): string[] {
   return ["deno", "run", "--allow-net", "bench/baseline_fanout.ts", `--port=${port}`];
-}
-
-/** The Node.js + ws peer of the fan-out row (bench/peers; issue #17). */
-function nodeFanoutCmd(port: number): string[] {
-  return ["node", "bench/peers/node_ws_fanout.mjs", `--port=${port}`];
 }
 
 function baselineStaticCmd(port: number): string[] {
@@ -336,6 +336,20 @@ interface InTurnsOptions {
   seconds?: number;
   /** The WebSocket path on both servers (default `/echo`). */
   path?: string;
+  /** What differs by side: path, subprotocol, fan-out wire and stalled subscribers. */
+  sides?: Partial<Record<Side, SideLoad>>;
+}
+
+/** One side's own part of a round's load (the generator's flags for its server). */
+interface SideLoad {
+  /** Its WebSocket path (default the round's). */
+  path?: string;
+  /** The subprotocol offered (default the load's `protocol`). */
+  protocol?: string;
+  /** The fan-out wire format (bench/loadgen/wire.go; default `plain`). */
+  wire?: string;
+  /** Fan-out subscribers that stop reading (default 0). */
+  stall?: number;
 }
 
 /**
@@ -345,16 +359,26 @@ interface InTurnsOptions {
  */
 function inTurns(
   args: Record<string, string | number>,
-  { value, extra, seconds: measuredSeconds = turnSeconds, path = "/echo" }: InTurnsOptions,
+  { value, extra, seconds: measuredSeconds = turnSeconds, path = "/echo", sides }: InTurnsOptions,
 ): RoundRunner {
+  const flags = (server: ServerProcess, side: Side, n: "" | "2") => {
+    const load = sides?.[side];
+    const out: Record<string, string | number> = {
+      [`url${n}`]: `ws://127.0.0.1:${server.port}${load?.path ?? path}`,
+      [`pids${n}`]: processTree(server.pid).join(","),
+    };
+    if (sides) {
+      out[`protocol${n}`] = load?.protocol ?? args.protocol;
+      out[`wire${n}`] = load?.wire ?? "plain";
+      out[`stall${n}`] = load?.stall ?? 0;
+    }
+    return out;
+  };
   return async (pair, order) => {
-    const [a, b] = order.map((side) => pair![side]);
     const [first, second] = await runLoadgenInTurns(generator, {
       ...args,
-      url: `ws://127.0.0.1:${a.port}${path}`,
-      pids: processTree(a.pid).join(","),
-      url2: `ws://127.0.0.1:${b.port}${path}`,
-      pids2: processTree(b.pid).join(","),
+      ...flags(pair![order[0]], order[0], ""),
+      ...flags(pair![order[1]], order[1], "2"),
       warmup: `${turnWarmup}s`,
       duration: `${measuredSeconds}s`,
       slice: `${slice * 1000}ms`,
@@ -506,58 +530,163 @@ async function fanoutSection(rows: Row[]): Promise<Section | null> {
     ...samples,
   });
   const detail = fanoutDetail(samples);
-  const peer = await nodeFanoutPeer(inTurnsRound, samples);
-  if (peer.length > 0) detail.body += `\n\n${peer.join("\n")}`;
+  const peers = await fanoutPeerRows(rows);
+  if (peers.length > 0) detail.body += `\n\n${peers.join("\n")}`;
   return detail;
+}
+
+/** The project's two fan-out protocols (bench/fanout_app.ts), as the generator speaks them. */
+const PROJECT_LOAD = {
+  plain: { path: "/fanout", protocol: "fanout", wire: "plain" },
+  batched: { path: "/fanout", protocol: "fanout.batch", wire: "json" },
+} satisfies Record<string, SideLoad>;
+
+/** Rounds of two fan-out servers in turns, each side with its own part of the load. */
+function fanoutPairs(
+  id: string,
+  servers: Record<Side, [string, (port: number) => string[], SideLoad]>,
+  load: Record<string, string | number>,
+  value: (r: LoadgenResult) => number,
+  show: (x: Sample) => string,
+): Promise<Record<Side, Sample[]>> {
+  const round = inTurns(load, {
+    value,
+    extra: fanoutLatencyExtra,
+    sides: { project: servers.project[2], baseline: servers.baseline[2] },
+    // A light load's percentiles need more deliveries than one second makes.
+    seconds: load.rate ? latencySeconds : turnSeconds,
+  });
+  return compare(id, {
+    count: peerRounds,
+    startPair: async (): Promise<Pair> => {
+      const [project, baseline] = await Promise.all([
+        start(servers.project[0], servers.project[1]),
+        start(servers.baseline[0], servers.baseline[1]),
+      ]);
+      return { project, baseline };
+    },
+    runRound: async (pair, order) => {
+      const out = await round(pair, order);
+      return { project: fanoutSample(out.project), baseline: fanoutSample(out.baseline) };
+    },
+    show,
+    labels: { project: servers.project[0], baseline: servers.baseline[0] },
+  });
+}
+
+/** Publish-to-receive percentiles of a fan-out sample, for the progress log. */
+function showLatency(x: Sample): string {
+  return `p50 ${fmt(x.extra.p50Us / 1000)} ms p99 ${fmt(x.extra.p99Us / 1000)} ms (${
+    fmt(x.extra.published)
+  } published)`;
+}
+
+/**
+ * The fan-out peer rows (issue #17), each with its target: the project unbatched against
+ * Node + ws and socket.io rooms, batched against Bun's publish; then batched against
+ * unbatched latency at a light fixed rate, and a stalled subscriber's effect on the others'
+ * p99. Returns the section's lines on the peers.
+ */
+async function fanoutPeerRows(rows: Row[]): Promise<string[]> {
+  if (peerRounds <= 0 || standIn) return [];
+  const first = rows.length;
+  const versions = await peerSetup(log);
+  const scenario = `1 → ${fmt(fanoutSubscribers)} × 32 B`;
+  const lines: string[] = [];
+  const project = (name: string, load: SideLoad): [string, typeof projectFanoutCmd, SideLoad] => [
+    name,
+    projectFanoutCmd,
+    load,
+  ];
+  if ("skip" in versions) {
+    log(`fan-out peers skipped: ${versions.skip}`);
+    lines.push(`Peers (issue #17): skipped, ${versions.skip}.`);
+  } else {
+    const peers: [Peer, string, SideLoad, number][] = [
+      ["node-ws", `Node ${versions.node} + ws ${versions.ws} send loop`, PROJECT_LOAD.plain, 1],
+      ["socketio", `socket.io ${versions.socketio} rooms`, PROJECT_LOAD.plain, 1.05],
+      ["bun", `Bun ${versions.bun} publish, project batched`, PROJECT_LOAD.batched, 1],
+    ];
+    for (const [peer, name, load, ratio] of peers) {
+      const samples = await fanoutPairs(
+        `fanout-${peer}`,
+        {
+          project: project(load.wire === "json" ? "project-batched" : "project", load),
+          baseline: [peer, (port) => peerCmd(peer, port), PEER_LOAD[peer]],
+        },
+        fanoutArgs,
+        (r) => r.rate,
+        showFanout,
+      );
+      rows.push({
+        scenario: `Fan-out ${scenario} vs ${name} (baseline = the peer)`,
+        metric: "deliveries/s",
+        better: "higher",
+        target: { op: ">=", ratio },
+        perCpu: true,
+        ...samples,
+      });
+    }
+    lines.push(
+      `Peers (issue #17, rows above): bench/peers, Node ${versions.node}, ws ${versions.ws}, ` +
+        `socket.io ${versions.socketio} (WebSocket transport only), Bun ${versions.bun} ` +
+        "(`ws.publish`), each in place of the baseline with the same generator and checks.",
+    );
+  }
+  const light = await fanoutPairs(
+    "fanout-light",
+    {
+      project: project("project-batched", PROJECT_LOAD.batched),
+      baseline: project("project", PROJECT_LOAD.plain),
+    },
+    { ...fanoutArgs, rate: lightRate, latencies: "true" },
+    (r) => r.p50Us ?? NaN,
+    showLatency,
+  );
+  const lightScenario =
+    `Fan-out ${scenario} at ${lightRate} msgs/s: batched (baseline = unbatched)`;
+  const target = { op: "<=" as const, ratio: 1.1 };
+  const p99 = (list: Sample[]) => list.map((x) => ({ ...x, value: x.extra.p99Us }));
+  rows.push({ scenario: lightScenario, metric: "p50 µs", better: "lower", target, ...light });
+  rows.push({
+    scenario: lightScenario,
+    metric: "p99 µs",
+    better: "lower",
+    target,
+    project: p99(light.project),
+    baseline: p99(light.baseline),
+  });
+  const stalled = await fanoutPairs(
+    "fanout-stall",
+    {
+      project: project("project-stall", { ...PROJECT_LOAD.plain, stall: 1 }),
+      baseline: project("project", PROJECT_LOAD.plain),
+    },
+    { ...fanoutArgs, latencies: "true" },
+    (r) => r.p99Us ?? NaN,
+    showLatency,
+  );
+  rows.push({
+    scenario: `Fan-out ${scenario}, 1 more subscriber not reading (baseline = none)`,
+    metric: "others' p99 µs",
+    better: "lower",
+    target,
+    ...stalled,
+  });
+  lines.push("", "Spread of the rounds, project / baseline (the peer):", "");
+  lines.push(...rows.slice(first).map(rowSpread));
+  return lines;
 }
 
 function showFanout(x: Sample): string {
   return `${fmt(x.value)} deliveries/s (${fmt(x.extra.published)} published)`;
 }
 
-/** Output of a command run from the repository, or `null` if it cannot start or fails. */
-async function peerCommand(cmd: string, args: string[]): Promise<string | null> {
-  try {
-    const out = await new Deno.Command(cmd, { args, cwd: repo, stdin: "null" }).output();
-    if (!out.success) {
-      log(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim().slice(-400)}`);
-      return null;
-    }
-    return new TextDecoder().decode(out.stdout).trim();
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Readies the Node.js peer: `node` on PATH, and bench/peers/node_modules/ws, installed once with
- * `npm ci --prefix bench/peers` when missing. Returns the versions, or why the peer is skipped.
- */
-async function nodePeerSetup(): Promise<{ node: string; ws: string } | { skip: string }> {
-  const node = await peerCommand("node", ["--version"]);
-  if (node === null) return { skip: "`node` is not on PATH" };
-  const wsPackage = `${repo}/bench/peers/node_modules/ws/package.json`;
-  const wsVersion = () => {
-    try {
-      return String(JSON.parse(Deno.readTextFileSync(wsPackage)).version);
-    } catch {
-      return null;
-    }
-  };
-  if (wsVersion() === null) {
-    log("node peer: bench/peers/node_modules/ws missing, running npm ci --prefix bench/peers");
-    const args = ["ci", "--prefix", "bench/peers", "--no-audit", "--no-fund"];
-    if (await peerCommand("npm", args) === null) {
-      return {
-        skip: "bench/peers/node_modules/ws is missing and `npm ci --prefix bench/peers` " +
-          "failed (or `npm` is not on PATH)",
-      };
-    }
-  }
-  const ws = wsVersion();
-  return ws === null
-    ? { skip: "bench/peers/node_modules/ws is missing after npm ci" }
-    : { node, ws };
+/** A target row's per-round ratios (as the report judges it) and their spread, as a line. */
+function rowSpread(row: Row): string {
+  const figure = row.perCpu ? perCpuSecond : (s: Sample) => s.value;
+  const ratios = row.project.map((p, i) => figure(p) / figure(row.baseline[i]));
+  return `- ${row.scenario}, ${row.metric}: ${ratioSpread(ratios)}.`;
 }
 
 /** Median, quartiles and range of per-round ratios, as one line's text. */
@@ -571,85 +700,9 @@ function ratioSpread(ratios: number[]): string {
   }`;
 }
 
-/**
- * The fan-out row's Node.js peer (issue #17, informational, no target):
- * bench/peers/node_ws_fanout.mjs (Node's `http` + the `ws` package) against the same raw Deno
- * baseline as the row, in `nodePeerRounds` fresh pairs with the row's load and method (in
- * turns, every delivery checked). Project / Node per CPU-second is taken round by round as the
- * row's project / baseline over the peer's Node / baseline (round i with round i), both against
- * the same baseline in the same run. Returns the report's lines (none when `--node-peer-rounds=0`).
- */
-async function nodeFanoutPeer(
-  runRound: RoundRunner,
-  row: Record<Side, Sample[]>,
-): Promise<string[]> {
-  if (nodePeerRounds <= 0) return [];
-  const title = "Node.js + ws peer (issue #17, informational):";
-  const setup = await nodePeerSetup();
-  if ("skip" in setup) {
-    log(`node peer skipped: ${setup.skip}`);
-    return [`${title} skipped, ${setup.skip}.`];
-  }
-  const samples = await compare("fanout-node", {
-    count: nodePeerRounds,
-    startPair: async (): Promise<Pair> => {
-      const [project, baseline] = await Promise.all([
-        start("node-ws-fanout", nodeFanoutCmd),
-        start("baseline-fanout", baselineFanoutCmd),
-      ]);
-      return { project, baseline };
-    },
-    runRound: async (pair, order) => {
-      const out = await runRound(pair, order);
-      return { project: fanoutSample(out.project), baseline: fanoutSample(out.baseline) };
-    },
-    show: showFanout,
-    labels: { project: "node-ws", baseline: "baseline" },
-  });
-  const perRound = (s: Record<Side, Sample[]>) =>
-    s.project.map((p, i) => perCpuSecond(p) / perCpuSecond(s.baseline[i]));
-  const nodeRatios = perRound(samples);
-  const rowRatios = perRound(row);
-  const projectOverNode = nodeRatios.map((n, i) => (rowRatios[i] ?? NaN) / n);
-  const all = [...samples.project, ...samples.baseline];
-  const problems = all.reduce((a, s) => a + s.mismatches + s.lost + s.errors, 0);
-  const checked = all.reduce(
-    (a, s) => a + (s.extra.published ?? 0) * (s.extra.subscribers ?? 0),
-    0,
-  );
-  const line = (name: string, list: Sample[]) =>
-    `| ${name} | ${fmt(median(list.map(perCpuSecond)))} | ${
-      fmt(median(list.map((s) => s.value)))
-    } | ${fmt(median(list.map((s) => s.serverCpuPct)))}% | ${
-      fmt(median(list.map((s) => s.genCpuPct)))
-    }% |`;
-  const directRatio = median(row.project.map(perCpuSecond)) /
-    median(samples.project.map(perCpuSecond));
-  return [
-    `${title} \`bench/peers/node_ws_fanout.mjs\`, Node ${setup.node} with ws ${setup.ws}, ` +
-    `against the same baseline, same load and method, ${nodePeerRounds} fresh pairs:`,
-    "",
-    "| Server | Deliveries per CPU-s | Deliveries/s | Server CPU | Generator CPU |",
-    "|---|--:|--:|--:|--:|",
-    line("node ws", samples.project),
-    line("baseline (peer's rounds)", samples.baseline),
-    "",
-    `Node / baseline per CPU-second, ${ratioSpread(nodeRatios)}.`,
-    "",
-    `Project / Node per CPU-second (the row's project / baseline over Node / baseline, round by ` +
-    `round), ${ratioSpread(projectOverNode)}; medians' ratio ${fmtRatio(directRatio)}.`,
-    "",
-    `Every delivery checked as in the row: ${fmt(checked)} deliveries; ${
-      problems === 0 ? "none missing, wrong or out of order" : `**${problems} problems**`
-    }.`,
-  ];
-}
-
 /** The fan-out row per server CPU-second, the spread of its rounds, and what was checked. */
 function fanoutDetail(samples: Record<Side, Sample[]>): Section {
-  const ratios = samples.project.map((p, i) => perCpuSecond(p) / perCpuSecond(samples.baseline[i]))
-    .filter(Number.isFinite).sort((a, b) => a - b);
-  const quartile = (q: number) => ratios[Math.round(q * (ratios.length - 1))] ?? NaN;
+  const ratios = samples.project.map((p, i) => perCpuSecond(p) / perCpuSecond(samples.baseline[i]));
   const all = [...samples.project, ...samples.baseline];
   const checked = all.reduce(
     (a, s) => a + (s.extra.published ?? 0) * (s.extra.subscribers ?? 0),
@@ -672,11 +725,7 @@ function fanoutDetail(samples: Record<Side, Sample[]>): Section {
       line("project"),
       line("baseline"),
       "",
-      `Project / baseline per CPU-second, ${ratios.length} rounds: median **${
-        fmtRatio(median(ratios))
-      }**, quartiles ${fmtRatio(quartile(0.25))}-${fmtRatio(quartile(0.75))}, range ${
-        fmtRatio(ratios[0] ?? NaN)
-      }-${fmtRatio(ratios[ratios.length - 1] ?? NaN)}.`,
+      `Project / baseline per CPU-second, ${ratioSpread(ratios)}.`,
       "",
       `Every delivery checked (sequence, bytes and type, in order, per subscriber; nothing back to ` +
       `the publisher): ${fmt(checked)} deliveries of ${
@@ -1035,7 +1084,7 @@ function problemsNote(samples: Sample[]): string {
  * against without, and fan-out from a publisher on node A to 1,000 subscribers on node B
  * (through Redis) against the same load on one node.
  */
-async function backplaneSection(): Promise<Section | null> {
+async function backplaneSection(rows: Row[]): Promise<Section | null> {
   if (!wanted("backplane")) return null;
   const title = "Backplane (issue #16, not targets)";
   if (standIn) return { title, body: "Not run: the stand-in server has no `--backplane`." };
@@ -1050,7 +1099,8 @@ async function backplaneSection(): Promise<Section | null> {
   try {
     const echo = await backplaneEcho(redisUrl);
     const fanout = await backplaneFanout(redis, redisUrl);
-    return { title, body: [...echo, "", ...fanout].join("\n") };
+    const peer = await crossNodePeer(rows, redis, redisUrl);
+    return { title, body: [...echo, "", ...fanout, ...(peer ? ["", peer] : [])].join("\n") };
   } catch (e) {
     log(`backplane: ${(e as Error).message}`);
     return { title, body: `Not completed: \`${(e as Error).message}\`.` };
@@ -1118,6 +1168,28 @@ async function backplaneEcho(redisUrl: string): Promise<string[]> {
   ];
 }
 
+/**
+ * One run of the fan-out load on two targets in turns (`second`'s flags end in 2), every
+ * delivery timed: a sample per target, in that order.
+ */
+async function crossNodeRuns(
+  first: Record<string, string>,
+  second: Record<string, string>,
+  window = fanoutWindow,
+): Promise<Sample[]> {
+  const runs = await runLoadgenInTurns(generator, {
+    ...fanoutArgs,
+    window,
+    latencies: "true",
+    ...first,
+    ...second,
+    warmup: `${turnWarmup}s`,
+    duration: `${turnSeconds}s`,
+    slice: `${slice * 1000}ms`,
+  }, (2 * (turnWarmup + turnSeconds) + 90) * 1000);
+  return runs.map((run) => fanoutSample(toSample(run, (r) => r.rate, fanoutLatencyExtra)));
+}
+
 /** The two setups of the cross-node fan-out row. */
 type Setup = "single" | "cross";
 
@@ -1179,18 +1251,9 @@ async function backplaneFanout(redis: ServerProcess, redisUrl: string): Promise<
           setup === "single"
             ? { [`url${n}`]: url(single), [`pids${n}`]: pids.single.join(",") }
             : { [`url${n}`]: url(b), [`puburl${n}`]: url(a), [`pids${n}`]: pids.b.join(",") };
-        const runs = await runLoadgenInTurns(generator, {
-          ...fanoutArgs,
-          window,
-          latencies: "true",
-          ...target(order[0], ""),
-          ...target(order[1], "2"),
-          warmup: `${turnWarmup}s`,
-          duration: `${turnSeconds}s`,
-          slice: `${slice * 1000}ms`,
-        }, (2 * (turnWarmup + turnSeconds) + 90) * 1000);
+        const runs = await crossNodeRuns(target(order[0], ""), target(order[1], "2"), window);
         order.forEach((setup, i) => {
-          const sample = fanoutSample(toSample(runs[i], (r) => r.rate, fanoutLatencyExtra));
+          const sample = runs[i];
           samples.get(window)![setup].push(sample);
           messages[setup] += sample.extra.published ?? 0;
           const errs = sample.mismatches + sample.lost + sample.errors;
@@ -1217,6 +1280,99 @@ async function backplaneFanout(redis: ServerProcess, redisUrl: string): Promise<
     }
   }
   return fanoutBackplaneReport(samples, { cpu, messages, relayed });
+}
+
+/**
+ * Cross-node fan-out against socket.io with @socket.io/redis-adapter (issue #17, two target
+ * rows): publisher on node A, the subscribers on node B, both systems on the suite's one
+ * Redis, in turns at the fan-out row's window, fresh nodes each round. CPU is counted over
+ * A, B and Redis. Returns the section's note, or `null` without the peers.
+ */
+async function crossNodePeer(
+  rows: Row[],
+  redis: ServerProcess,
+  redisUrl: string,
+): Promise<string | null> {
+  if (peerRounds <= 0) return null;
+  const versions = await peerSetup(log);
+  if ("skip" in versions) return `socket.io cross-node rows: skipped, ${versions.skip}.`;
+  const samples: Record<Side, Sample[]> = { project: [], baseline: [] };
+  const loads: Record<Side, Required<Omit<SideLoad, "stall">>> = {
+    project: PROJECT_LOAD.plain,
+    baseline: PEER_LOAD.socketio,
+  };
+  for (let round = 0; round < peerRounds; round++) {
+    const node = (name: string) => (port: number) =>
+      projectFanoutCmd(port, [`--backplane=${redisUrl}`, `--node-id=${name}${round + 1}`]);
+    const sio = (port: number) => peerCmd("socketio", port, redisUrl);
+    const servers = await Promise.all([
+      start("node-a", node("a")),
+      start("node-b", node("b")),
+      start("socketio-a", sio),
+      start("socketio-b", sio),
+    ]);
+    const nodes: Record<Side, ServerProcess[]> = {
+      project: servers.slice(0, 2),
+      baseline: servers.slice(2),
+    };
+    try {
+      await Promise.all(nodes.project.map(awaitBackplane));
+      const order: Side[] = round % 2 === 0 ? ["project", "baseline"] : ["baseline", "project"];
+      const target = (side: Side, n: "" | "2") => {
+        const [a, b] = nodes[side];
+        const url = (s: ServerProcess) => `ws://127.0.0.1:${s.port}${loads[side].path}`;
+        return {
+          [`url${n}`]: url(b),
+          [`puburl${n}`]: url(a),
+          [`pids${n}`]: [...processTree(a.pid), ...processTree(b.pid), redis.pid].join(","),
+          [`wire${n}`]: loads[side].wire,
+          [`protocol${n}`]: loads[side].protocol,
+        };
+      };
+      const runs = await crossNodeRuns(target(order[0], ""), target(order[1], "2"));
+      order.forEach((side, i) => {
+        const sample = runs[i];
+        samples[side].push(sample);
+        const errs = sample.mismatches + sample.lost + sample.errors;
+        log(
+          `cross-node ${side === "project" ? "project" : "socketio"} round ${round + 1}: ${
+            showFanout(sample)
+          } ${showLatency(sample)}  srv ${fmt(sample.serverCpuPct)}% gen ${fmt(sample.genCpuPct)}%${
+            errs ? `  PROBLEMS ${errs}` : ""
+          }`,
+        );
+      });
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()));
+    }
+  }
+  const scenario = `Cross-node fan-out A → Redis → B, ${
+    fmt(fanoutSubscribers)
+  } × 32 B vs socket.io ${versions.socketio} + redis-adapter ${versions.redisAdapter}`;
+  rows.push({
+    scenario,
+    metric: "deliveries/s (CPU of A+B+Redis)",
+    better: "higher",
+    target: { op: ">=", ratio: 1.3 },
+    perCpu: true,
+    ...samples,
+  });
+  const p99 = (list: Sample[]) => list.map((x) => ({ ...x, value: x.extra.p99Us }));
+  rows.push({
+    scenario,
+    metric: "p99 µs",
+    better: "lower",
+    target: { op: "<=", ratio: 0.8 },
+    project: p99(samples.project),
+    baseline: p99(samples.baseline),
+  });
+  return [
+    `Cross-node against socket.io (issue #17, rows above): ${peerRounds} rounds, four fresh ` +
+    "nodes each (project A and B with `--backplane`, socket.io A and B with the Redis adapter, " +
+    "all on this Redis), in turns; CPU is that of A, B and Redis during each side's windows.",
+    "",
+    ...rows.slice(-2).map(rowSpread),
+  ].join("\n");
 }
 
 /** The cross-node fan-out row as Markdown. */
@@ -1413,7 +1569,7 @@ async function main(): Promise<void> {
   if (workers) sections.push(workers);
   const fanoutWorkers = await fanoutWorkersSection();
   if (fanoutWorkers) sections.push(fanoutWorkers);
-  const backplane = await backplaneSection();
+  const backplane = await backplaneSection(rows);
   if (backplane) sections.push(backplane);
   const report = renderReport({
     title: `Benchmark ${startDate.toISOString().slice(0, 16).replace("T", " ")} UTC`,
