@@ -1,13 +1,20 @@
 /**
- * The backplane's parts without Redis: URLs checked at start-up, envelopes, gap counting and
- * presence expiry (issue #16).
+ * The backplane's parts without Redis: URLs checked at start-up, envelopes, gap counting,
+ * presence expiry (issue #16) and the outbox that batches a turn's publishes (issue #17).
  *
  * @module
  */
 
 import assert from "node:assert/strict";
 import { backplaneUrlProblem, redactedUrl } from "../src/backplane/backplane_url.ts";
-import { decodeEnvelope, encodeEnvelope, GapCounter } from "../src/backplane/envelope.ts";
+import {
+  decodeEnvelope,
+  encodeBatch,
+  encodeEnvelope,
+  type Envelope,
+  GapCounter,
+} from "../src/backplane/envelope.ts";
+import { Outbox } from "../src/backplane/_outbox.ts";
 import { RemotePresence } from "../src/backplane/presence.ts";
 import { createServer } from "../src/server/server.ts";
 import { mainCommand } from "./_helpers.ts";
@@ -30,20 +37,61 @@ Deno.test("a bad --backplane is a start-up error with one line naming it, status
   assert.equal(redactedUrl("redis://user:pw@h:1"), "redis://user:***@h:1");
 });
 
-Deno.test("envelopes carry text and bytes, and gaps in an origin's numbers are counted per topic", () => {
+Deno.test("envelopes carry text, bytes and a turn's batch of text, and gaps in an origin's numbers are counted per topic", () => {
   const text = decodeEnvelope(encodeEnvelope("A", 1, "hé"))!;
-  assert.deepEqual(text, { origin: "A", seq: 1, data: "hé" });
+  assert.deepEqual(text, { origin: "A", seq: 1, messages: ["hé"] });
   const bytes = decodeEnvelope(encodeEnvelope("A", 2, new Uint8Array([0, 255, 7])))!;
-  assert.deepEqual([...bytes.data as Uint8Array], [0, 255, 7]);
+  assert.deepEqual([...bytes.messages[0] as Uint8Array], [0, 255, 7]);
+  const batch = decodeEnvelope(encodeBatch("A", 3, ["x", "y"]))!;
+  assert.deepEqual(batch, { origin: "A", seq: 3, messages: ["x", "y"] });
   assert.equal(decodeEnvelope("not json"), null);
   assert.equal(decodeEnvelope('{"o":"A"}'), null);
+  assert.equal(decodeEnvelope('{"o":"A","s":1,"ts":[]}'), null);
+  assert.equal(decodeEnvelope('{"o":"A","s":1,"ts":["a",2]}'), null);
   const gaps = new GapCounter();
-  assert.equal(gaps.missing("t", { origin: "A", seq: 5, data: "" }), 0, "the first seen");
-  assert.equal(gaps.missing("t", { origin: "A", seq: 6, data: "" }), 0);
-  assert.equal(gaps.missing("t", { origin: "A", seq: 9, data: "" }), 2);
-  assert.equal(gaps.missing("u", { origin: "A", seq: 1, data: "" }), 0, "numbers are per topic");
+  const at = (seq: number, count = 1) => ({ origin: "A", seq, messages: Array(count).fill("") });
+  assert.equal(gaps.missing("t", at(5)), 0, "the first seen");
+  assert.equal(gaps.missing("t", at(6, 3)), 0, "a batch of 6, 7 and 8");
+  assert.equal(gaps.missing("t", at(9)), 0, "9 follows the batch");
+  assert.equal(gaps.missing("t", at(12)), 2);
+  assert.equal(gaps.missing("u", at(1)), 0, "numbers are per topic");
   gaps.forget("t");
-  assert.equal(gaps.missing("t", { origin: "A", seq: 20, data: "" }), 0, "followed again");
+  assert.equal(gaps.missing("t", at(20)), 0, "followed again");
+});
+
+Deno.test("the backplane's outbox: a turn's first publish goes at once, the rest of its text to one topic as one envelope, in order across topics", async () => {
+  const sent: [string, Envelope][] = [];
+  let sentOne: () => void = () => {};
+  const outbox = new Outbox("A", (topic, wire, count) => {
+    const envelope = decodeEnvelope(wire)!;
+    assert.equal(envelope.messages.length, count);
+    sent.push([topic, envelope]);
+    sentOne();
+  });
+  const next = () => new Promise<void>((resolve) => (sentOne = resolve));
+  outbox.publish("t", "a");
+  assert.deepEqual(sent, [["t", { origin: "A", seq: 1, messages: ["a"] }]], "at once");
+  outbox.publish("t", "b");
+  outbox.publish("t", "c");
+  assert.equal(sent.length, 1);
+  await next();
+  assert.deepEqual(sent[1], ["t", { origin: "A", seq: 2, messages: ["b", "c"] }]);
+  // Another topic, binary data and a lost publish each send what was pending first.
+  outbox.publish("t", "d");
+  outbox.publish("t", "e");
+  outbox.publish("u", "f");
+  outbox.publish("u", new Uint8Array([1]));
+  outbox.skip("t");
+  outbox.publish("t", "g");
+  outbox.publish("t", "h");
+  outbox.close();
+  assert.deepEqual(sent.slice(2).map(([topic, e]) => [topic, e.seq, e.messages.length]), [
+    ["t", 4, 1], // d at once, the turn's first
+    ["t", 5, 1], // e, sent when u's text came
+    ["u", 1, 1], // f, sent before the binary
+    ["u", 2, 1], // the binary, alone
+    ["t", 7, 2], // g and h after the lost 6, sent on close
+  ]);
 });
 
 Deno.test("presence sums the other nodes' counts and forgets a node after the expiry", () => {

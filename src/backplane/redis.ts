@@ -4,8 +4,9 @@
  * main thread: an npm module makes Deno install an inspector hook that every WebSocket
  * message of its isolate would pass (bench/README.md).
  *
- * - Publishes go out at once; while Redis is down they are counted lost, never queued
- *   (`disableOfflineQueue`), so nothing arrives late when it returns.
+ * - A turn's first publish goes out at once, the rest of the turn's text to the same topic as
+ *   one envelope at its end ({@link ./_outbox.ts}); while Redis is down publishes are counted
+ *   lost, never queued (`disableOfflineQueue`), so nothing arrives late when it returns.
  * - A topic's channel (`PREFIX:t:TOPIC`) is subscribed only while this node has a subscriber.
  * - Presence (`PREFIX:presence`): each change of a count, all counts every 3 s, a goodbye on
  *   close; a node not heard from for 10 s is forgotten.
@@ -18,7 +19,8 @@ import type { Logger } from "../log.ts";
 import type { Backplane, BackplaneEvents, BackplaneStats } from "./backplane.ts";
 import { initialStats } from "./backplane.ts";
 import { redactedUrl } from "./backplane_url.ts";
-import { decodeEnvelope, encodeEnvelope, GapCounter } from "./envelope.ts";
+import { decodeEnvelope, GapCounter } from "./envelope.ts";
+import { Outbox } from "./_outbox.ts";
 import { PRESENCE_REFRESH_MS, RemotePresence } from "./presence.ts";
 import type { PresenceMessage } from "./presence.ts";
 
@@ -66,7 +68,12 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
   const subscribed = new Set<string>();
   const localCounts = new Map<string, number>();
   let changed: Record<string, number> | undefined;
-  const seqs = new Map<string, number>();
+  const outbox = new Outbox(nodeId, (topic, wire, count) => {
+    pub.publish(topicChannel(topic), wire).catch(() => {
+      stats.publishErrors += count;
+      report();
+    });
+  });
   let everUp = false;
   let closing = false;
   /** The next report of the counters, while one is due. */
@@ -117,11 +124,11 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     const envelope = decodeEnvelope(message);
     if (envelope === null || envelope.origin === nodeId) return;
     stats.gaps += gaps.missing(topic, envelope);
-    stats.messagesIn++;
-    stats.bytesIn += typeof envelope.data === "string"
-      ? envelope.data.length
-      : envelope.data.byteLength;
-    events.message(topic, envelope.data);
+    for (const data of envelope.messages) {
+      stats.messagesIn++;
+      stats.bytesIn += typeof data === "string" ? data.length : data.byteLength;
+      events.message(topic, data);
+    }
     report();
   };
 
@@ -182,19 +189,14 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     nodeId,
     remoteCount: (topic) => presence.total(topic),
     publish(topic, data) {
-      const seq = (seqs.get(topic) ?? 0) + 1;
-      seqs.set(topic, seq);
-      const bytes = typeof data === "string" ? data.length : data.byteLength;
       if (!stats.up) {
+        outbox.skip(topic);
         stats.publishErrors++;
         return report();
       }
       stats.messagesOut++;
-      stats.bytesOut += bytes;
-      pub.publish(topicChannel(topic), encodeEnvelope(nodeId, seq, data)).catch(() => {
-        stats.publishErrors++;
-        report();
-      });
+      stats.bytesOut += typeof data === "string" ? data.length : data.byteLength;
+      outbox.publish(topic, data);
       report();
     },
     localCount(topic, count) {
@@ -211,6 +213,7 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     },
     async close() {
       closing = true;
+      outbox.close();
       clearInterval(refresh);
       clearInterval(sweep);
       clearTimeout(statsTimer);

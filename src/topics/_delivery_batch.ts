@@ -1,69 +1,20 @@
 /**
- * The machinery of batched deliveries ({@link ./batching.ts}): one session's pending
- * messages, and the clock that ends a turn of the event loop for all of them.
- *
- * A turn ends when a message posted on a `MessageChannel` arrives: a macrotask, after every
- * WebSocket message the runtime had ready has been handled. `setTimeout(0)` is no use here:
- * Deno 2.9 fires it 1-3 ms later (bench/README.md), and it would be clamped when nested. The
- * channel exists only while some session batches, so it never keeps a process alive.
+ * The machinery of batched deliveries ({@link ./batching.ts}): one session's messages pending
+ * until the end of the turn ({@link ../_turn_clock.ts}).
  *
  * @module
  */
 
+import { turnClock, type TurnTask } from "../_turn_clock.ts";
 import { type BatchFormat, DEFAULT_BATCH_LIMITS } from "./batching.ts";
 
 /** Where a batch's frames go. */
-export type FrameSink = (frame: string | Uint8Array | ArrayBuffer) => void;
+export type FrameSink = (frame: string) => void;
 
-/** Ends turns for every batch of this thread. */
-class TurnClock {
-  /** The current turn; a batch compares it with the turns it sent in. */
-  turn = 0;
-  #channel: MessageChannel | undefined;
-  #users = 0;
-  #scheduled = false;
-  /** Batches with messages waiting for the end of this turn. */
-  #due: DeliveryBatch[] = [];
-
-  acquire(): void {
-    if (this.#users++ > 0) return;
-    this.#channel = new MessageChannel();
-    this.#channel.port1.onmessage = () => this.#endTurn();
-  }
-
-  release(): void {
-    if (--this.#users > 0) return;
-    this.#channel!.port1.close();
-    this.#channel = undefined;
-    this.#scheduled = false;
-    this.#due = [];
-  }
-
-  /** Makes sure this turn's end is marked (and `batch`, if given, flushed then). */
-  schedule(batch?: DeliveryBatch): void {
-    if (batch) this.#due.push(batch);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    this.#channel!.port2.postMessage(null);
-  }
-
-  #endTurn(): void {
-    this.#scheduled = false;
-    this.turn++;
-    const due = this.#due;
-    this.#due = [];
-    let busy = false;
-    for (const batch of due) busy = batch.endTurn() || busy;
-    // A busy batch queues from the first message next turn; that turn's end must come even
-    // if it brings none, or the batch would stay busy through a quiet spell.
-    if (busy) this.schedule();
-  }
-}
-
-const clock = new TurnClock();
+const clock = turnClock;
 
 /** One session's deliveries pending in this turn. */
-export class DeliveryBatch {
+export class DeliveryBatch implements TurnTask {
   #format: BatchFormat;
   #maxMessages: number;
   #maxBytes: number;
@@ -92,8 +43,11 @@ export class DeliveryBatch {
     return this.#messages.length;
   }
 
-  /** Sends `data` now or with the others of this turn, in order. */
-  deliver(data: string | Uint8Array | ArrayBuffer, bytes: number): void {
+  /**
+   * Takes `data` to send with the others of this turn, in order; `false` when the caller is to
+   * send it now, as itself (what was pending has gone first).
+   */
+  take(data: string | Uint8Array | ArrayBuffer, bytes: number): boolean {
     const turn = clock.turn;
     if (this.#turn !== turn) {
       this.#turn = turn;
@@ -102,11 +56,11 @@ export class DeliveryBatch {
     }
     if (++this.#count === 1 && this.#busyTurn !== turn - 1) {
       clock.schedule(); // the turn's end must be marked for the next message to see it
-      return this.#send(data);
+      return false;
     }
     if (typeof data !== "string" || bytes > this.#maxBytes) {
       this.flush();
-      return this.#send(data);
+      return false;
     }
     if (this.#bytes + bytes > this.#maxBytes) this.flush();
     if (!this.#due) {
@@ -116,6 +70,7 @@ export class DeliveryBatch {
     this.#messages.push(data);
     this.#bytes += bytes;
     if (this.#messages.length >= this.#maxMessages) this.flush();
+    return true;
   }
 
   /** Sends what is pending as one frame (one message as itself). */

@@ -13,31 +13,32 @@
  * const { port1, port2 } = new MessageChannel();
  * hub.add(port1); // port2 goes to the worker's TopicRegistry
  * console.log(hub.subscriberCount("news")); // 0
- * port1.close();
+ * await hub.close();
  * port2.close();
  * ```
  * @module
  */
 
 import type { Backplane, BackplaneEvents, BackplaneStats } from "../backplane/backplane.ts";
-
-/** What a worker's registry tells the hub: a publish, or its new local count of a topic. */
-export type ToHub =
-  | { p: string; d: string | Uint8Array | ArrayBuffer }
-  | { c: string; n: number };
+import { eachPublish, PortOutbox, type PublishMessage } from "./_port_outbox.ts";
 
 /**
- * What the hub tells a worker: a publish from elsewhere, a topic's count elsewhere (other
- * workers and other nodes), or the backplane's state.
+ * What a worker's registry tells the hub: a publish (or a turn's publishes), or its new local
+ * count of a topic.
  */
-export type FromHub =
-  | { p: string; d: string | Uint8Array | ArrayBuffer }
-  | { o: string; n: number }
-  | { b: BackplaneStats };
+export type ToHub = PublishMessage | { c: string; n: number };
+
+/**
+ * What the hub tells a worker: a publish from elsewhere (or a turn's), a topic's count
+ * elsewhere (other workers and other nodes), or the backplane's state.
+ */
+export type FromHub = PublishMessage | { o: string; n: number } | { b: BackplaneStats };
 
 /** Routes publishes and counts between the workers of one process, and other nodes. */
 export class TopicHub {
   #ports: MessagePort[] = [];
+  /** What goes to each worker, a turn's publishes at a time. */
+  #outboxes: PortOutbox[] = [];
   /** Each worker's subscriber count, by topic (index = worker). */
   #counts = new Map<string, number[]>();
   /** The other nodes, when there is a backplane. */
@@ -50,7 +51,7 @@ export class TopicHub {
     remoteCount: (topic) => this.#tellCounts(topic, -1),
     stats: (stats) => {
       this.#stats = stats;
-      for (const port of this.#ports) port.postMessage({ b: stats } satisfies FromHub);
+      for (const out of this.#outboxes) out.post({ b: stats } satisfies FromHub);
     },
   };
 
@@ -68,8 +69,9 @@ export class TopicHub {
   add(port: MessagePort): void {
     const index = this.#ports.length;
     this.#ports.push(port);
+    this.#outboxes.push(new PortOutbox(port));
     port.onmessage = (event: MessageEvent<ToHub>) => this.#fromWorker(index, event.data);
-    if (this.#stats) port.postMessage({ b: this.#stats } satisfies FromHub);
+    if (this.#stats) this.#outboxes[index].post({ b: this.#stats } satisfies FromHub);
   }
 
   /** Subscribers of `topic` in this process's workers, as they last told. */
@@ -90,15 +92,17 @@ export class TopicHub {
 
   /** Closes every port, and says goodbye to the other nodes. */
   async close(): Promise<void> {
+    for (const out of this.#outboxes) out.close();
     for (const port of this.#ports) port.close();
     await this.#backplane?.close();
   }
 
   #fromWorker(index: number, message: ToHub): void {
-    if ("p" in message) {
-      this.#route(index, message.p, message.d);
-      this.#backplane?.publish(message.p, message.d);
-      return;
+    if ("p" in message || "ps" in message) {
+      return eachPublish(message, (topic, data) => {
+        this.#route(index, topic, data);
+        this.#backplane?.publish(topic, data);
+      });
     }
     const { c: topic, n } = message;
     let counts = this.#counts.get(topic);
@@ -114,9 +118,9 @@ export class TopicHub {
   #tellCounts(topic: string, except: number): void {
     const counts = this.#counts.get(topic) ?? [];
     const total = this.subscriberCount(topic);
-    for (const [index, port] of this.#ports.entries()) {
+    for (const [index, out] of this.#outboxes.entries()) {
       if (index === except) continue;
-      port.postMessage({ o: topic, n: total - (counts[index] ?? 0) } satisfies FromHub);
+      out.post({ o: topic, n: total - (counts[index] ?? 0) } satisfies FromHub);
     }
   }
 
@@ -125,9 +129,7 @@ export class TopicHub {
     const counts = this.#counts.get(topic);
     if (counts === undefined) return;
     for (const [index, n] of counts.entries()) {
-      if (index !== from && n > 0) {
-        this.#ports[index].postMessage({ p: topic, d: data } satisfies FromHub);
-      }
+      if (index !== from && n > 0) this.#outboxes[index].publish(topic, data);
     }
   }
 }

@@ -21,6 +21,7 @@
 import type { MessageKind, Metrics } from "../metrics.ts";
 import { utf8ByteLength } from "../websocket/utf8.ts";
 import type { FromHub, ToHub } from "./hub.ts";
+import { eachPublish, PortOutbox } from "./_port_outbox.ts";
 import { TopicError, topicProblem } from "./topic_name.ts";
 
 /** What the registry needs of a session: a way to send it a published message. */
@@ -85,16 +86,17 @@ export class TopicRegistry implements PubSub {
   #subscriptions = 0;
   #metrics: Metrics | undefined;
   #maxTopicsPerSession: number;
-  #hub: MessagePort | undefined;
+  #hub: PortOutbox | undefined;
 
   /** Creates a registry with no topic. */
   constructor(options: TopicRegistryOptions = {}) {
     this.#metrics = options.metrics;
     this.#maxTopicsPerSession = options.maxTopicsPerSession ?? 100;
-    this.#hub = options.hub;
     this.nodeId = options.nodeId ?? "local";
-    if (this.#hub) {
-      this.#hub.onmessage = (event: MessageEvent<FromHub>) => this.#fromHub(event.data);
+    if (options.hub) {
+      // Publishes go to the hub a turn's worth at a time; a busy topic costs a post per turn.
+      this.#hub = new PortOutbox(options.hub);
+      options.hub.onmessage = (event: MessageEvent<FromHub>) => this.#fromHub(event.data);
     }
   }
 
@@ -154,7 +156,7 @@ export class TopicRegistry implements PubSub {
     if (problem !== null) throw new TopicError(problem);
     this.#metrics?.countPublish();
     const delivered = this.#deliver(topic, data, options.except);
-    if (this.#hub && !options.local) this.#hub.postMessage({ p: topic, d: data } satisfies ToHub);
+    if (this.#hub && !options.local) this.#hub.publish(topic, data);
     return delivered;
   }
 
@@ -188,7 +190,7 @@ export class TopicRegistry implements PubSub {
       this.#metrics.topics = this.#topics.size;
       this.#metrics.subscriptions = this.#subscriptions;
     }
-    this.#hub?.postMessage({ c: topic, n: local } satisfies ToHub);
+    this.#hub?.post({ c: topic, n: local } satisfies ToHub);
     this.#notify(topic, local + (this.#others.get(topic) ?? 0));
   }
 
@@ -197,8 +199,8 @@ export class TopicRegistry implements PubSub {
   }
 
   #fromHub(message: FromHub): void {
-    if ("p" in message) {
-      this.#deliver(message.p, message.d);
+    if ("p" in message || "ps" in message) {
+      eachPublish(message, (topic, data) => this.#deliver(topic, data));
     } else if ("b" in message) {
       if (this.#metrics) this.#metrics.backplane = message.b;
     } else {

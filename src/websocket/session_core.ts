@@ -262,8 +262,7 @@ export abstract class SessionCore extends SocketLifecycle {
    */
   deliver(data: string | Uint8Array | ArrayBuffer, bytes: number, kind: MessageKind): boolean {
     if (!this.isConnected) return false;
-    if (this.#batch === undefined) this.socket.send(data);
-    else this.#batch.deliver(data, bytes);
+    if (this.#batch === undefined || !this.#batch.take(data, bytes)) this.socket.send(data);
     this.messagesSent++;
     this.#metrics?.countMessageOut(kind, bytes);
     void this.#sent(bytes);
