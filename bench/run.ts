@@ -598,6 +598,25 @@ async function fanoutPeerRows(rows: Row[]): Promise<string[]> {
     projectFanoutCmd,
     load,
   ];
+  // The library's batching against batching written by hand on raw Deno (the same frames).
+  const batched = await fanoutPairs(
+    "fanout-batched",
+    {
+      project: project("project-batched", PROJECT_LOAD.batched),
+      baseline: ["baseline-batched", baselineFanoutCmd, PROJECT_LOAD.batched],
+    },
+    fanoutArgs,
+    (r) => r.rate,
+    showFanout,
+  );
+  rows.push({
+    scenario: `Fan-out ${scenario}, batched (baseline = raw Deno batching by hand)`,
+    metric: "deliveries/s",
+    better: "higher",
+    target: { op: ">=", ratio: 0.95 },
+    perCpu: true,
+    ...batched,
+  });
   if ("skip" in versions) {
     log(`fan-out peers skipped: ${versions.skip}`);
     lines.push(`Peers (issue #17): skipped, ${versions.skip}.`);
@@ -662,12 +681,13 @@ async function fanoutPeerRows(rows: Row[]): Promise<string[]> {
       project: project("project-stall", { ...PROJECT_LOAD.plain, stall: 1 }),
       baseline: project("project", PROJECT_LOAD.plain),
     },
-    { ...fanoutArgs, latencies: "true" },
+    { ...fanoutArgs, rate: lightRate, latencies: "true" },
     (r) => r.p99Us ?? NaN,
     showLatency,
   );
   rows.push({
-    scenario: `Fan-out ${scenario}, 1 more subscriber not reading (baseline = none)`,
+    scenario: `Fan-out ${scenario} at ${lightRate} msgs/s, 1 more subscriber not reading ` +
+      "(baseline = none)",
     metric: "others' p99 µs",
     better: "lower",
     target,
@@ -1176,15 +1196,17 @@ async function crossNodeRuns(
   first: Record<string, string>,
   second: Record<string, string>,
   window = fanoutWindow,
+  rate = 0,
 ): Promise<Sample[]> {
   const runs = await runLoadgenInTurns(generator, {
     ...fanoutArgs,
     window,
+    rate,
     latencies: "true",
     ...first,
     ...second,
     warmup: `${turnWarmup}s`,
-    duration: `${turnSeconds}s`,
+    duration: `${rate > 0 ? latencySeconds : turnSeconds}s`,
     slice: `${slice * 1000}ms`,
   }, (2 * (turnWarmup + turnSeconds) + 90) * 1000);
   return runs.map((run) => fanoutSample(toSample(run, (r) => r.rate, fanoutLatencyExtra)));
@@ -1297,6 +1319,7 @@ async function crossNodePeer(
   const versions = await peerSetup(log);
   if ("skip" in versions) return `socket.io cross-node rows: skipped, ${versions.skip}.`;
   const samples: Record<Side, Sample[]> = { project: [], baseline: [] };
+  const latencies: Record<Side, Sample[]> = { project: [], baseline: [] };
   const loads: Record<Side, Required<Omit<SideLoad, "stall">>> = {
     project: PROJECT_LOAD.plain,
     baseline: PEER_LOAD.socketio,
@@ -1330,16 +1353,25 @@ async function crossNodePeer(
         };
       };
       const runs = await crossNodeRuns(target(order[0], ""), target(order[1], "2"));
+      // Latency at the light rate: at the window, a delivery's time is mostly the wait behind
+      // the others in flight and the other side's turns on the shared core.
+      const light = await crossNodeRuns(
+        target(order[0], ""),
+        target(order[1], "2"),
+        fanoutWindow,
+        lightRate,
+      );
       order.forEach((side, i) => {
         const sample = runs[i];
         samples[side].push(sample);
+        latencies[side].push(light[i]);
         const errs = sample.mismatches + sample.lost + sample.errors;
         log(
           `cross-node ${side === "project" ? "project" : "socketio"} round ${round + 1}: ${
             showFanout(sample)
-          } ${showLatency(sample)}  srv ${fmt(sample.serverCpuPct)}% gen ${fmt(sample.genCpuPct)}%${
-            errs ? `  PROBLEMS ${errs}` : ""
-          }`,
+          }; at ${lightRate} msgs/s ${showLatency(light[i])}  srv ${
+            fmt(sample.serverCpuPct)
+          }% gen ${fmt(sample.genCpuPct)}%${errs ? `  PROBLEMS ${errs}` : ""}`,
         );
       });
     } finally {
@@ -1360,11 +1392,11 @@ async function crossNodePeer(
   const p99 = (list: Sample[]) => list.map((x) => ({ ...x, value: x.extra.p99Us }));
   rows.push({
     scenario,
-    metric: "p99 µs",
+    metric: `p99 µs at ${lightRate} msgs/s`,
     better: "lower",
     target: { op: "<=", ratio: 0.8 },
-    project: p99(samples.project),
-    baseline: p99(samples.baseline),
+    project: p99(latencies.project),
+    baseline: p99(latencies.baseline),
   });
   return [
     `Cross-node against socket.io (issue #17, rows above): ${peerRounds} rounds, four fresh ` +
