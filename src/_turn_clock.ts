@@ -11,9 +11,18 @@
 
 /** Work told when the turn it was scheduled in ends. */
 export interface TurnTask {
-  /** The turn ended; `true` asks for the next turn's end to be marked even if idle. */
+  /** The turn ended; `true` when it held two or more of the task's items (a busy turn). */
   endTurn(): boolean;
 }
+
+/**
+ * How long after a busy turn the clock stays busy: while it is, a turn's first item waits
+ * with the rest (one macrotask, tens of microseconds) instead of going at once. Under load
+ * the next burst comes when the peers have read the last one, often more than 10 ms later;
+ * at 10 ms each turn's first still went alone and the batched fan-out made half the
+ * deliveries per CPU-second it makes at 100 ms (bench/README.md, "Fan-out against peers").
+ */
+export const BUSY_MS = 100;
 
 /** Ends turns for every task of this thread. */
 export class TurnClock {
@@ -24,6 +33,19 @@ export class TurnClock {
   #scheduled = false;
   /** Tasks waiting for the end of this turn. */
   #due: TurnTask[] = [];
+  /** When the clock stops being busy (`performance.now()` time), and the turn it was read. */
+  #busyUntil = 0;
+  #busyTurn = -1;
+  #busy = false;
+
+  /** Whether a busy turn ended less than {@linkcode BUSY_MS} ago; read once per turn. */
+  get busy(): boolean {
+    if (this.#busyTurn !== this.turn) {
+      this.#busyTurn = this.turn;
+      this.#busy = this.#busyUntil > 0 && performance.now() < this.#busyUntil;
+    }
+    return this.#busy;
+  }
 
   /** Starts (or joins) using the clock; every call needs a {@linkcode TurnClock.release}. */
   acquire(): void {
@@ -56,9 +78,7 @@ export class TurnClock {
     this.#due = [];
     let busy = false;
     for (const task of due) busy = task.endTurn() || busy;
-    // A busy task acts differently next turn; that turn's end must come even if it brings
-    // nothing, or the task would stay busy through a quiet spell.
-    if (busy) this.schedule();
+    if (busy) this.#busyUntil = performance.now() + BUSY_MS;
   }
 }
 
@@ -74,12 +94,12 @@ export abstract class TurnFlusher implements TurnTask {
     turnClock.acquire();
   }
 
-  /** Sends what is held. */
-  abstract flush(): void;
+  /** Sends what is held; how many items that was. */
+  abstract flush(): number;
 
+  /** Flushes; two or more held items make a busy turn (a lone one keeps no clock busy). */
   endTurn(): boolean {
-    if (!this.#closed) this.flush();
-    return false;
+    return !this.#closed && this.flush() >= 2;
   }
 
   /** Sends what is held and lets the clock go. */

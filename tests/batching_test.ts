@@ -12,6 +12,7 @@ import topicsApp, { TEST_BATCHES } from "./fixtures/topics_app.ts";
 import { utf8ByteLength } from "../src/websocket/utf8.ts";
 import { DeliveryBatch } from "../src/topics/_delivery_batch.ts";
 import { jsonArrayBatches } from "../src/topics/batching.ts";
+import { BUSY_MS } from "../src/_turn_clock.ts";
 import { closeWebSocket, nextMessage, openWebSocket, startServer } from "./_helpers.ts";
 import type { TestServer } from "./_helpers.ts";
 
@@ -41,6 +42,42 @@ async function client(t: TestServer, protocol: string, topic?: string): Promise<
   }
   return socket;
 }
+
+Deno.test("a quiet turn's first delivery is sent within the call; the rest of the turn go as one frame at its end", async () => {
+  const frames: string[] = [];
+  let frameSent: () => void = () => {};
+  const batch = new DeliveryBatch(jsonArrayBatches(), (frame) => {
+    frames.push(frame);
+    frameSent();
+  });
+  const nextFrame = () => new Promise<void>((resolve) => (frameSent = resolve));
+  // What a session does: send at once what the batch does not take.
+  const deliver = (data: string | Uint8Array, bytes: number) => {
+    if (!batch.take(data, bytes)) frames.push(typeof data === "string" ? data : "binary");
+  };
+  deliver('{"n":1}', 7);
+  assert.deepEqual(frames, ['{"n":1}']); // at once, not after the turn
+  deliver('{"n":2}', 7);
+  deliver('{"n":3}', 7);
+  assert.equal(frames.length, 1);
+  await nextFrame();
+  assert.deepEqual(frames, ['{"n":1}', '[{"n":2},{"n":3}]']);
+  // That turn was busy: for BUSY_MS the clock stays busy and a turn's first waits too.
+  deliver('{"n":4}', 7);
+  assert.equal(frames.length, 2);
+  await nextFrame();
+  assert.deepEqual(frames.slice(2), ['{"n":4}']);
+  // Quiet for longer than that (the behaviour under test is a span of time, not an event):
+  // the next lone message goes at once again.
+  await new Promise((resolve) => setTimeout(resolve, BUSY_MS + 5));
+  deliver('{"n":5}', 7);
+  assert.deepEqual(frames.slice(3), ['{"n":5}']);
+  // Binary is never joined, and goes after what was pending.
+  deliver('{"n":6}', 7);
+  deliver(new Uint8Array([1]), 1);
+  assert.deepEqual(frames.slice(4), ['{"n":6}', "binary"]);
+  batch.release();
+});
 
 Deno.test("a burst reaches batching subscribers complete and in order, in fewer frames within the bounds", async () => {
   await using t = startServer({ app: topicsApp });
@@ -76,40 +113,7 @@ Deno.test("a burst reaches batching subscribers complete and in order, in fewer 
   await Promise.all([...batched, plain, publisher].map((socket) => closeWebSocket(socket)));
 });
 
-Deno.test("a turn's first delivery is sent within the call; the rest of the turn go as one frame at its end", async () => {
-  const frames: string[] = [];
-  let frameSent: () => void = () => {};
-  const batch = new DeliveryBatch(jsonArrayBatches(), (frame) => {
-    frames.push(frame);
-    frameSent();
-  });
-  const nextFrame = () => new Promise<void>((resolve) => (frameSent = resolve));
-  // What a session does: send at once what the batch does not take.
-  const deliver = (data: string | Uint8Array, bytes: number) => {
-    if (!batch.take(data, bytes)) frames.push(typeof data === "string" ? data : "binary");
-  };
-  deliver('{"n":1}', 7);
-  assert.deepEqual(frames, ['{"n":1}']); // at once, not after the turn
-  deliver('{"n":2}', 7);
-  deliver('{"n":3}', 7);
-  assert.equal(frames.length, 1);
-  await nextFrame();
-  assert.deepEqual(frames, ['{"n":1}', '[{"n":2},{"n":3}]']);
-  // That turn was busy: the next one queues from its first delivery, then the session cools.
-  deliver('{"n":4}', 7);
-  assert.equal(frames.length, 2);
-  await nextFrame();
-  assert.deepEqual(frames.slice(2), ['{"n":4}']);
-  deliver('{"n":5}', 7);
-  assert.deepEqual(frames.slice(3), ['{"n":5}']);
-  // Binary is never joined, and goes after what was pending.
-  deliver('{"n":6}', 7);
-  deliver(new Uint8Array([1]), 1);
-  assert.deepEqual(frames.slice(4), ['{"n":6}', "binary"]);
-  batch.release();
-});
-
-Deno.test("a lone published message goes to a batching subscriber at once, as itself", async () => {
+Deno.test("after a burst, lone published messages reach a batching subscriber one by one, each as itself", async () => {
   await using t = startServer({ app: topicsApp });
   const subscriber = await client(t, "topics.batch", "quiet");
   const publisher = await client(t, "topics.test");

@@ -49,7 +49,9 @@ export class Outbox extends TurnFlusher {
     const seq = (this.#seqs.get(topic) ?? 0) + 1;
     this.#seqs.set(topic, seq);
     const turn = turnClock.turn;
-    if (this.#turn !== turn || typeof data !== "string" || data.length > MAX_TEXT) {
+    if (
+      (this.#turn !== turn && !turnClock.busy) || typeof data !== "string" || data.length > MAX_TEXT
+    ) {
       this.flush();
       if (this.#turn !== turn) turnClock.schedule(); // the next turn must look new
       this.#turn = turn;
@@ -66,10 +68,10 @@ export class Outbox extends TurnFlusher {
     if (this.#texts.length >= MAX_MESSAGES) this.flush();
   }
 
-  /** Sends the text pending for the end of the turn. */
-  flush(): void {
+  /** Sends the text pending for the end of the turn; how many messages it was. */
+  flush(): number {
     const texts = this.#texts;
-    if (texts.length === 0) return;
+    if (texts.length === 0) return 0;
     this.#texts = [];
     this.#length = 0;
     this.#send(
@@ -79,5 +81,6 @@ export class Outbox extends TurnFlusher {
         : encodeBatch(this.#origin, this.#first, texts),
       texts.length,
     );
+    return texts.length;
   }
 }

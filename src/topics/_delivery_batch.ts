@@ -25,8 +25,6 @@ export class DeliveryBatch implements TurnTask {
   #turn = -1;
   #count = 0;
   #due = false;
-  /** The last turn that brought this session two or more messages. */
-  #busyTurn = -2;
   #released = false;
 
   /** Joins text for `send` by `format` until {@linkcode DeliveryBatch.release}. */
@@ -54,7 +52,7 @@ export class DeliveryBatch implements TurnTask {
       this.#count = 0;
       this.#due = false;
     }
-    if (++this.#count === 1 && this.#busyTurn !== turn - 1) {
+    if (++this.#count === 1 && !clock.busy) {
       clock.schedule(); // the turn's end must be marked for the next message to see it
       return false;
     }
@@ -86,10 +84,7 @@ export class DeliveryBatch implements TurnTask {
   endTurn(): boolean {
     if (this.#released) return false;
     this.flush();
-    const ended = clock.turn - 1;
-    if (this.#turn !== ended || this.#count < 2) return false;
-    this.#busyTurn = ended;
-    return true;
+    return this.#turn === clock.turn - 1 && this.#count >= 2;
   }
 
   /** Sends what is pending and lets the clock go (the session is ending). */

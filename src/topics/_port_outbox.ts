@@ -36,7 +36,7 @@ export class PortOutbox extends TurnFlusher {
   /** Posts a publish now, or with the rest of this turn's. */
   publish(topic: string, data: string | Uint8Array | ArrayBuffer): void {
     const turn = turnClock.turn;
-    if (this.#turn !== turn) {
+    if (this.#turn !== turn && !turnClock.busy) {
       this.flush();
       this.#turn = turn;
       turnClock.schedule(); // the next turn must look new
@@ -54,16 +54,17 @@ export class PortOutbox extends TurnFlusher {
     this.#port.postMessage(message);
   }
 
-  /** Posts what is pending. */
-  flush(): void {
+  /** Posts what is pending; how many publishes it was. */
+  flush(): number {
     const pending = this.#pending;
-    if (pending.length === 0) return;
+    if (pending.length === 0) return 0;
     this.#pending = [];
     this.#port.postMessage(
       (pending.length === 1
         ? { p: pending[0][0], d: pending[0][1] }
         : { ps: pending }) satisfies PublishMessage,
     );
+    return pending.length;
   }
 }
 
