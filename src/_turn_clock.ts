@@ -65,6 +65,8 @@ export class TurnClock {
 
   /** Makes sure this turn's end is marked, and `task`, if given, told then. */
   schedule(task?: TurnTask): void {
+    // Without a user there is no turn to end: a task of a closed user sends at once instead.
+    if (this.#channel === undefined) return;
     if (task) this.#due.push(task);
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -77,7 +79,14 @@ export class TurnClock {
     const due = this.#due;
     this.#due = [];
     let busy = false;
-    for (const task of due) busy = task.endTurn() || busy;
+    for (const task of due) {
+      try {
+        busy = task.endTurn() || busy;
+      } catch (error) {
+        // One task's failure (an app's batch format, say) must not strand the others' items.
+        console.error(`turn clock: ${error instanceof Error ? error.message : error}`);
+      }
+    }
     if (busy) this.#busyUntil = performance.now() + BUSY_MS;
   }
 }
@@ -88,6 +97,11 @@ export const turnClock: TurnClock = new TurnClock();
 /** Holds work until the end of the turn, then {@linkcode TurnFlusher.flush}es it. */
 export abstract class TurnFlusher implements TurnTask {
   #closed = false;
+
+  /** Once closed, items are sent at once: nothing would flush them. */
+  protected get closed(): boolean {
+    return this.#closed;
+  }
 
   /** Starts using this thread's clock until {@linkcode TurnFlusher.close}. */
   constructor() {

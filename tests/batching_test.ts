@@ -13,6 +13,7 @@ import { utf8ByteLength } from "../src/websocket/utf8.ts";
 import { DeliveryBatch } from "../src/topics/_delivery_batch.ts";
 import { jsonArrayBatches } from "../src/topics/batching.ts";
 import { BUSY_MS } from "../src/_turn_clock.ts";
+import { TopicHub } from "../src/topics/hub.ts";
 import { closeWebSocket, nextMessage, openWebSocket, startServer } from "./_helpers.ts";
 import type { TestServer } from "./_helpers.ts";
 
@@ -77,6 +78,46 @@ Deno.test("a quiet turn's first delivery is sent within the call; the rest of th
   deliver(new Uint8Array([1]), 1);
   assert.deepEqual(frames.slice(4), ['{"n":6}', "binary"]);
   batch.release();
+});
+
+Deno.test("a batch format that throws costs no message: each goes alone, in order", async () => {
+  const frames: string[] = [];
+  let allSent: () => void = () => {};
+  const sent = new Promise<void>((resolve) => (allSent = resolve));
+  const failing = {
+    join(): string {
+      throw new Error("no joining today");
+    },
+  };
+  const batch = new DeliveryBatch(failing, (frame) => {
+    frames.push(frame);
+    if (frames.length === 3) allSent();
+  });
+  const logged = console.error;
+  const errors: unknown[] = [];
+  console.error = (...args: unknown[]) => void errors.push(args.join(" "));
+  try {
+    for (const n of [1, 2, 3]) if (!batch.take(`m${n}`, 2)) frames.push(`m${n}`);
+    if (frames.length === 3) allSent();
+    await sent;
+  } finally {
+    console.error = logged;
+    batch.release();
+  }
+  assert.deepEqual(frames, ["m1", "m2", "m3"]);
+  assert.deepEqual(errors, ["batch format: no joining today"]);
+});
+
+Deno.test("a hub that has closed takes a late publish without throwing", async () => {
+  const hub = new TopicHub();
+  const { port1, port2 } = new MessageChannel();
+  hub.add(port1);
+  port2.postMessage({ c: "news", n: 1 }); // a worker with a subscriber
+  // No event says the hub has read it: look again after each macrotask.
+  while (hub.localCount("news") === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+  await hub.close();
+  hub.publish("news", "late");
+  port2.close();
 });
 
 Deno.test("a burst reaches batching subscribers complete and in order, in fewer frames within the bounds", async () => {

@@ -50,7 +50,8 @@ export class Outbox extends TurnFlusher {
     this.#seqs.set(topic, seq);
     const turn = turnClock.turn;
     if (
-      (this.#turn !== turn && !turnClock.busy) || typeof data !== "string" || data.length > MAX_TEXT
+      this.closed || (this.#turn !== turn && !turnClock.busy) || typeof data !== "string" ||
+      data.length > MAX_TEXT
     ) {
       this.flush();
       if (this.#turn !== turn) turnClock.schedule(); // the next turn must look new

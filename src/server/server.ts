@@ -214,6 +214,8 @@ export function createServer(app: App, options: ServerOptions = {}): Server {
           });
         }
         await listener.shutdown();
+        // Publishes still gathered for the hub go now; the turn clock lets the thread end.
+        topics.close();
         logger.info("server.stopped", {});
         return { sessionsCut: cut };
       })();

@@ -75,9 +75,19 @@ export class DeliveryBatch implements TurnTask {
   flush(): void {
     const messages = this.#messages;
     if (messages.length === 0) return;
-    this.#send(messages.length === 1 ? messages[0] : this.#format.join(messages));
     this.#messages = [];
     this.#bytes = 0;
+    if (messages.length === 1) return this.#send(messages[0]);
+    let frame: string;
+    try {
+      frame = this.#format.join(messages);
+    } catch (error) {
+      // An app's format that fails must not lose or reorder messages: each goes alone.
+      console.error(`batch format: ${error instanceof Error ? error.message : error}`);
+      for (const message of messages) this.#send(message);
+      return;
+    }
+    this.#send(frame);
   }
 
   /** The clock's turn ended: flush; `true` when that turn brought two or more messages. */

@@ -36,7 +36,7 @@ export class PortOutbox extends TurnFlusher {
   /** Posts a publish now, or with the rest of this turn's. */
   publish(topic: string, data: string | Uint8Array | ArrayBuffer): void {
     const turn = turnClock.turn;
-    if (this.#turn !== turn && !turnClock.busy) {
+    if (this.closed || (this.#turn !== turn && !turnClock.busy)) {
       this.flush();
       this.#turn = turn;
       turnClock.schedule(); // the next turn must look new

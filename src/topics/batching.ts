@@ -5,11 +5,12 @@
  * own, so under load one frame per subscriber and turn delivers several times the messages
  * per CPU-second (bench/README.md, "Fan-out").
  *
- * Adaptive: a session's first delivery in a turn goes out at once, unjoined, so the latency
- * of a lone message does not rise; later ones in the same turn wait for its end and go as one
- * frame. A session that had several in the last turn queues from the first, until a turn
- * brings it one or none. Only text is joined: a binary delivery, a `send()` or a close first
- * sends what is pending, so order holds.
+ * Adaptive: on a quiet thread a session's first delivery in a turn goes out at once, unjoined,
+ * so the latency of a lone message does not rise; later ones in the same turn wait for its end
+ * and go as one frame. Within 100 ms of a busy turn (one that brought some session, or the
+ * worker or Redis outbox, two or more) the first waits with the rest too, one macrotask. Only
+ * text is joined: a binary delivery, a `send()` or a close first sends what is pending, so
+ * order holds. A format whose `join` throws costs no message: each then goes alone.
  *
  * @example
  * ```ts

@@ -168,6 +168,11 @@ export class TopicRegistry implements PubSub {
     this.#listeners.push(listener);
   }
 
+  /** Sends the publishes gathered for the hub and stops gathering (the server is stopping). */
+  close(): void {
+    this.#hub?.close();
+  }
+
   /** Hands `data` to every subscriber of `topic` here but `except`; returns how many took it. */
   #deliver(topic: string, data: string | Uint8Array | ArrayBuffer, except?: Subscriber): number {
     const subscribers = this.#topics.get(topic);
