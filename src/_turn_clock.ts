@@ -94,26 +94,55 @@ export class TurnClock {
 /** This thread's clock. */
 export const turnClock: TurnClock = new TurnClock();
 
-/** Holds work until the end of the turn, then {@linkcode TurnFlusher.flush}es it. */
+/**
+ * Holds items until the end of the turn, then {@linkcode TurnFlusher.flush}es them: the one
+ * rule of batched deliveries, the worker ports and the backplane. On a quiet thread a turn's
+ * first item goes at once; the rest, and every item while the clock is busy, wait.
+ */
 export abstract class TurnFlusher implements TurnTask {
   #closed = false;
-
-  /** Once closed, items are sent at once: nothing would flush them. */
-  protected get closed(): boolean {
-    return this.#closed;
-  }
+  /** The turn of the last item, how many that turn brought, and whether its end will flush. */
+  #turn = -1;
+  #count = 0;
+  #held = false;
 
   /** Starts using this thread's clock until {@linkcode TurnFlusher.close}. */
   constructor() {
     turnClock.acquire();
   }
 
-  /** Sends what is held; how many items that was. */
-  abstract flush(): number;
+  /**
+   * Counts an item; `true` when it is to go at once: the first of a turn on a quiet thread,
+   * or any once closed (nothing would flush it).
+   */
+  protected firstOfQuietTurn(): boolean {
+    if (this.#closed) return true;
+    const turn = turnClock.turn;
+    if (this.#turn !== turn) {
+      this.#turn = turn;
+      this.#count = 0;
+      this.#held = false;
+    }
+    if (++this.#count > 1 || turnClock.busy) return false;
+    turnClock.schedule(); // the turn's end must be marked for the next item to see it
+    return true;
+  }
 
-  /** Flushes; two or more held items make a busy turn (a lone one keeps no clock busy). */
+  /** Asks, once a turn, for a flush at its end: call it when holding an item. */
+  protected hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    turnClock.schedule(this);
+  }
+
+  /** Sends what is held. */
+  abstract flush(): void;
+
+  /** The turn ended: flush; `true` when that turn brought two or more items (a busy turn). */
   endTurn(): boolean {
-    return !this.#closed && this.flush() >= 2;
+    if (this.#closed) return false;
+    this.flush();
+    return this.#turn === turnClock.turn - 1 && this.#count >= 2;
   }
 
   /** Sends what is held and lets the clock go. */

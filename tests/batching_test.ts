@@ -77,7 +77,7 @@ Deno.test("a quiet turn's first delivery is sent within the call; the rest of th
   deliver('{"n":6}', 7);
   deliver(new Uint8Array([1]), 1);
   assert.deepEqual(frames.slice(4), ['{"n":6}', "binary"]);
-  batch.release();
+  batch.close();
 });
 
 Deno.test("a batch format that throws costs no message: each goes alone, in order", async () => {
@@ -102,7 +102,7 @@ Deno.test("a batch format that throws costs no message: each goes alone, in orde
     await sent;
   } finally {
     console.error = logged;
-    batch.release();
+    batch.close();
   }
   assert.deepEqual(frames, ["m1", "m2", "m3"]);
   assert.deepEqual(errors, ["batch format: no joining today"]);

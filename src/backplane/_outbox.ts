@@ -8,7 +8,7 @@
  * @module
  */
 
-import { turnClock, TurnFlusher } from "../_turn_clock.ts";
+import { TurnFlusher } from "../_turn_clock.ts";
 import { encodeBatch, encodeEnvelope } from "./envelope.ts";
 
 /** Sends one envelope (`count` messages) to `topic`'s channel. */
@@ -23,8 +23,6 @@ export class Outbox extends TurnFlusher {
   #origin: string;
   #send: EnvelopeSink;
   #seqs = new Map<string, number>();
-  /** The turn of the last publish. */
-  #turn = -1;
   /** Text waiting for the end of the turn: its topic, the first one's number, and sizes. */
   #topic = "";
   #first = 0;
@@ -48,31 +46,25 @@ export class Outbox extends TurnFlusher {
   publish(topic: string, data: string | Uint8Array | ArrayBuffer): void {
     const seq = (this.#seqs.get(topic) ?? 0) + 1;
     this.#seqs.set(topic, seq);
-    const turn = turnClock.turn;
-    if (
-      this.closed || (this.#turn !== turn && !turnClock.busy) || typeof data !== "string" ||
-      data.length > MAX_TEXT
-    ) {
+    if (this.firstOfQuietTurn() || typeof data !== "string" || data.length > MAX_TEXT) {
       this.flush();
-      if (this.#turn !== turn) turnClock.schedule(); // the next turn must look new
-      this.#turn = turn;
       return this.#send(topic, encodeEnvelope(this.#origin, seq, data), 1);
     }
     if (this.#topic !== topic || this.#length + data.length > MAX_TEXT) this.flush();
     if (this.#texts.length === 0) {
       this.#topic = topic;
       this.#first = seq;
-      turnClock.schedule(this);
     }
+    this.hold();
     this.#texts.push(data);
     this.#length += data.length;
     if (this.#texts.length >= MAX_MESSAGES) this.flush();
   }
 
-  /** Sends the text pending for the end of the turn; how many messages it was. */
-  flush(): number {
+  /** Sends the text pending for the end of the turn. */
+  flush(): void {
     const texts = this.#texts;
-    if (texts.length === 0) return 0;
+    if (texts.length === 0) return;
     this.#texts = [];
     this.#length = 0;
     this.#send(
@@ -82,6 +74,5 @@ export class Outbox extends TurnFlusher {
         : encodeBatch(this.#origin, this.#first, texts),
       texts.length,
     );
-    return texts.length;
   }
 }

@@ -5,35 +5,28 @@
  * @module
  */
 
-import { turnClock, type TurnTask } from "../_turn_clock.ts";
+import { TurnFlusher } from "../_turn_clock.ts";
 import { type BatchFormat, DEFAULT_BATCH_LIMITS } from "./batching.ts";
 
 /** Where a batch's frames go. */
 export type FrameSink = (frame: string) => void;
 
-const clock = turnClock;
-
 /** One session's deliveries pending in this turn. */
-export class DeliveryBatch implements TurnTask {
+export class DeliveryBatch extends TurnFlusher {
   #format: BatchFormat;
   #maxMessages: number;
   #maxBytes: number;
   #send: FrameSink;
   #messages: string[] = [];
   #bytes = 0;
-  /** The turn of the last delivery, how many that turn brought, and whether it is due. */
-  #turn = -1;
-  #count = 0;
-  #due = false;
-  #released = false;
 
-  /** Joins text for `send` by `format` until {@linkcode DeliveryBatch.release}. */
+  /** Joins text for `send` by `format` until {@linkcode DeliveryBatch.close}. */
   constructor(format: BatchFormat, send: FrameSink) {
+    super();
     this.#format = format;
     this.#maxMessages = Math.max(1, format.maxMessages ?? DEFAULT_BATCH_LIMITS.maxMessages);
     this.#maxBytes = format.maxBytes ?? DEFAULT_BATCH_LIMITS.maxBytes;
     this.#send = send;
-    clock.acquire();
   }
 
   /** Messages waiting for the end of the turn. */
@@ -46,25 +39,13 @@ export class DeliveryBatch implements TurnTask {
    * send it now, as itself (what was pending has gone first).
    */
   take(data: string | Uint8Array | ArrayBuffer, bytes: number): boolean {
-    const turn = clock.turn;
-    if (this.#turn !== turn) {
-      this.#turn = turn;
-      this.#count = 0;
-      this.#due = false;
-    }
-    if (++this.#count === 1 && !clock.busy) {
-      clock.schedule(); // the turn's end must be marked for the next message to see it
-      return false;
-    }
+    if (this.firstOfQuietTurn()) return false;
     if (typeof data !== "string" || bytes > this.#maxBytes) {
       this.flush();
       return false;
     }
     if (this.#bytes + bytes > this.#maxBytes) this.flush();
-    if (!this.#due) {
-      this.#due = true;
-      clock.schedule(this);
-    }
+    this.hold();
     this.#messages.push(data);
     this.#bytes += bytes;
     if (this.#messages.length >= this.#maxMessages) this.flush();
@@ -88,20 +69,5 @@ export class DeliveryBatch implements TurnTask {
       return;
     }
     this.#send(frame);
-  }
-
-  /** The clock's turn ended: flush; `true` when that turn brought two or more messages. */
-  endTurn(): boolean {
-    if (this.#released) return false;
-    this.flush();
-    return this.#turn === clock.turn - 1 && this.#count >= 2;
-  }
-
-  /** Sends what is pending and lets the clock go (the session is ending). */
-  release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.flush();
-    clock.release();
   }
 }

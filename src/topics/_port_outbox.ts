@@ -7,7 +7,7 @@
  * @module
  */
 
-import { turnClock, TurnFlusher } from "../_turn_clock.ts";
+import { TurnFlusher } from "../_turn_clock.ts";
 
 /** One publish: its topic and data. */
 export type Publish = [topic: string, data: string | Uint8Array | ArrayBuffer];
@@ -23,8 +23,6 @@ const MAX_PUBLISHES = 256;
 /** Posts publishes on one port, a turn's worth at a time. */
 export class PortOutbox extends TurnFlusher {
   #port: MessagePort;
-  /** The turn of the last publish. */
-  #turn = -1;
   #pending: Publish[] = [];
 
   /** Posts on `port` until {@linkcode PortOutbox.close}. */
@@ -35,15 +33,12 @@ export class PortOutbox extends TurnFlusher {
 
   /** Posts a publish now, or with the rest of this turn's. */
   publish(topic: string, data: string | Uint8Array | ArrayBuffer): void {
-    const turn = turnClock.turn;
-    if (this.closed || (this.#turn !== turn && !turnClock.busy)) {
+    if (this.firstOfQuietTurn()) {
       this.flush();
-      this.#turn = turn;
-      turnClock.schedule(); // the next turn must look new
       this.#port.postMessage({ p: topic, d: data } satisfies PublishMessage);
       return;
     }
-    if (this.#pending.length === 0) turnClock.schedule(this);
+    this.hold();
     this.#pending.push([topic, data]);
     if (this.#pending.length >= MAX_PUBLISHES) this.flush();
   }
@@ -54,17 +49,16 @@ export class PortOutbox extends TurnFlusher {
     this.#port.postMessage(message);
   }
 
-  /** Posts what is pending; how many publishes it was. */
-  flush(): number {
+  /** Posts what is pending. */
+  flush(): void {
     const pending = this.#pending;
-    if (pending.length === 0) return 0;
+    if (pending.length === 0) return;
     this.#pending = [];
     this.#port.postMessage(
       (pending.length === 1
         ? { p: pending[0][0], d: pending[0][1] }
         : { ps: pending }) satisfies PublishMessage,
     );
-    return pending.length;
   }
 }
 

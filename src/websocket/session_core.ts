@@ -277,7 +277,7 @@ export abstract class SessionCore extends SocketLifecycle {
    * joined, never `send()`, which first sends what is pending. `null` stops batching.
    */
   batchDeliveries(format: BatchFormat | null): void {
-    this.#batch?.release();
+    this.#batch?.close();
     this.#batch = undefined;
     if (format === null || !this.isConnected) return;
     const socket = this.socket;
@@ -342,7 +342,7 @@ export abstract class SessionCore extends SocketLifecycle {
   /** The push side ends: the listener is done; the pull side and topics follow. @internal */
   protected ending(): void {
     // Before the close frame: what was delivered in this turn still goes out.
-    this.#batch?.release();
+    this.#batch?.close();
     this.#stopListening();
   }
 
