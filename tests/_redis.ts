@@ -28,11 +28,17 @@ export class RedisServer implements AsyncDisposable {
   readonly port: number;
   readonly ready: Promise<void>;
 
-  /** Starts Redis on `port`, without persistence; `ready` resolves once it accepts clients. */
-  constructor(port: number) {
+  /**
+   * Starts Redis on `port`, without persistence, with `args` added; `ready` resolves once it
+   * accepts clients.
+   */
+  constructor(port: number, args: string[] = []) {
     this.port = port;
     this.#child = new Deno.Command("redis-server", {
-      args: ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      args: [
+        ...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        ...args,
+      ],
       stdout: "piped",
       stderr: "null",
     }).spawn();
@@ -53,6 +59,11 @@ export class RedisServer implements AsyncDisposable {
   }
 
   #drained: Promise<void> = Promise.resolve();
+
+  /** Sends it `signal` (`SIGSTOP` freezes it, as a hung host would; `SIGCONT` thaws it). */
+  signal(signal: Deno.Signal): void {
+    this.#child.kill(signal);
+  }
 
   /** Kills it at once (SIGKILL), as a crash would. */
   async kill(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * The backplane's parts without Redis: URLs checked at start-up, envelopes, gap counting,
- * presence expiry (issue #16) and the outbox that batches a turn's publishes (issue #17).
+ * presence expiry (issue #16), the outbox that batches a turn's publishes and the Redis
+ * protocol reader (issue #17).
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   GapCounter,
 } from "../src/backplane/envelope.ts";
 import { Outbox } from "../src/backplane/_outbox.ts";
+import { encodeCommand, RespError, RespReader, type RespValue } from "../src/backplane/_resp.ts";
 import { RemotePresence } from "../src/backplane/presence.ts";
 import { createServer } from "../src/server/server.ts";
 import { mainCommand } from "./_helpers.ts";
@@ -117,4 +119,54 @@ Deno.test("createServer alone refuses a backplane: it needs serve()'s main threa
     () => createServer({}, { port: 0, backplane: "redis://127.0.0.1:6379" }),
     /backplane: needs serve\(\)/,
   );
+});
+
+/** Everything `reader` has whole. */
+function drain(reader: RespReader): RespValue[] {
+  const values: RespValue[] = [];
+  for (let value = reader.next(); value !== undefined; value = reader.next()) values.push(value);
+  return values;
+}
+
+Deno.test("Redis replies split at any byte come out whole, in order, with UTF-8 intact", () => {
+  const wire = new TextEncoder().encode(
+    "+OK\r\n-WRONGPASS no\r\n:42\r\n$-1\r\n*-1\r\n$6\r\nh\u00e9llo\r\n$0\r\n\r\n" +
+      "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$6\r\n\u2713 ok\r\n*2\r\n*1\r\n:1\r\n$1\r\nx\r\n",
+  );
+  const expected = [
+    "OK",
+    new RespError("WRONGPASS no"),
+    42,
+    null,
+    null,
+    "h\u00e9llo",
+    "",
+    ["message", "news", "\u2713 ok"],
+    [[1], "x"],
+  ];
+  for (let split = 0; split <= wire.length; split++) {
+    const reader = new RespReader();
+    reader.push(wire.subarray(0, split));
+    const values = drain(reader);
+    reader.push(wire.subarray(split));
+    assert.deepEqual([...values, ...drain(reader)], expected, `split at byte ${split}`);
+    assert.equal(reader.pending, 0);
+  }
+});
+
+Deno.test("a command round-trips through the reader, byte lengths of non-ASCII text included", () => {
+  const reader = new RespReader();
+  const big = "\u00e9".repeat(150_000); // 300 KB: the reader's buffer grows
+  const bytes = encodeCommand(["PUBLISH", "ws:t:caf\u00e9", big]);
+  for (let at = 0; at < bytes.length; at += 4096) reader.push(bytes.subarray(at, at + 4096));
+  assert.deepEqual(drain(reader), [["PUBLISH", "ws:t:caf\u00e9", big]]);
+});
+
+Deno.test("a byte stream that is not RESP stops the reader with a reason", () => {
+  const reader = new RespReader();
+  reader.push(new TextEncoder().encode("HTTP/1.1 400 Bad Request\r\n"));
+  assert.throws(() => reader.next(), /not RESP/);
+  const lengths = new RespReader();
+  lengths.push(new TextEncoder().encode("$abc\r\n"));
+  assert.throws(() => lengths.next(), /not RESP: length/);
 });

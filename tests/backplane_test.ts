@@ -1,6 +1,7 @@
 /**
  * Topics across instances on a real Redis (issue #16): two server processes, chat messages
- * both ways, presence, Redis killed and restarted mid-stream, a node killed, workers.
+ * both ways, presence, Redis killed and restarted mid-stream, Redis frozen, a password, a node
+ * killed, workers.
  *
  * @module
  */
@@ -253,5 +254,62 @@ Deno.test({
     for (const member of [...onA, bob]) member.socket.close();
     // The other nodes see one node with 8 members, not two.
     assert.equal(await metricUntil(b.port, "websocket_backplane_nodes", (n) => n === 1), 1);
+  },
+});
+
+Deno.test({
+  name:
+    "a Redis that stops answering (SIGSTOP) is found out by the ping, stays down while frozen, and delivery resumes when it answers again",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    await using redis = new RedisServer(freePort());
+    await redis.ready;
+    const timeout = ["--backplane-timeout=300ms"];
+    await using a = await instance(redis.port, "A", timeout);
+    await using b = await instance(redis.port, "B", timeout);
+    const ann = await Member.join(a.port, "ann");
+    const bob = await Member.join(b.port, "bob");
+    await ann.members(2);
+    const down = Promise.all([a, b].map((node) => node.waitFor(/ backplane\.down .*ping/)));
+    redis.signal("SIGSTOP");
+    await down;
+    // Frozen, it still accepts connections: the instances must not call that "up".
+    const upWhileFrozen = a.waitFor(/ backplane\.up /, 2).then(() => true);
+    const frozenFor = new Promise((resolve) => setTimeout(() => resolve(false), 1500));
+    assert.equal(await Promise.race([upWhileFrozen, frozenFor]), false);
+    ann.say("during", 1);
+    assert.ok(await metricUntil(a.port, "websocket_backplane_publish_errors_total", (n) => n >= 1));
+    const up = Promise.all([a, b].map((node) => node.waitFor(/ backplane\.up /, 2)));
+    redis.signal("SIGCONT");
+    await up;
+    ann.say("after", 2);
+    await bob.until((m) => m.text === "after");
+    assert.deepEqual((await bob.from("ann", 1)).map((m) => m.text), ["after"]);
+    for (const member of [ann, bob]) member.socket.close();
+  },
+});
+
+Deno.test({
+  name:
+    "a password in the URL logs in; a wrong one is logged with Redis's reason and a redacted URL, and the node keeps serving",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    await using redis = new RedisServer(freePort(), ["--requirepass", "s3cret"]);
+    await redis.ready;
+    const url = (password: string) => `--backplane=redis://:${password}@127.0.0.1:${redis.port}/2`;
+    await using a = await spawnServer([url("s3cret"), "--node-id=A"]);
+    await using b = await spawnServer([url("wrong"), "--node-id=B"]);
+    await a.waitFor(/ backplane\.up /);
+    const [line] = await b.waitFor(/ backplane\.down /);
+    assert.match(line, /WRONGPASS/);
+    assert.match(line, /redis:\/\/:\*\*\*@127\.0\.0\.1/);
+    assert.doesNotMatch(line, /wrong/);
+    assert.equal(await metric(a.port, "websocket_backplane_up"), 1);
+    // B serves its own sessions all the same.
+    const bob = await Member.join(b.port, "bob");
+    await bob.members(1);
+    bob.socket.close();
   },
 });

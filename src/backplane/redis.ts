@@ -1,8 +1,8 @@
 /**
- * The Redis backplane, on the official `redis` client (node-redis 5): one connection to
- * publish, one to subscribe. It is imported only when `--backplane` is set, and only on the
- * main thread: an npm module makes Deno install an inspector hook that every WebSocket
- * message of its isolate would pass (bench/README.md).
+ * The Redis backplane: one connection to publish, one to subscribe, each a
+ * {@link ./_redis_connection.ts} on `Deno.connect`. It runs on the main thread, and no npm
+ * module is involved (node-redis on Deno's Node layer cost a node about 0.6 ms of main-thread
+ * CPU per cross-node message: bench/README.md).
  *
  * - A turn's first publish goes out at once, the rest of the turn's text to the same topic as
  *   one envelope at its end ({@link ./_outbox.ts}); while Redis is down publishes are counted
@@ -14,13 +14,13 @@
  * @module
  */
 
-import { createClient } from "redis";
 import type { Logger } from "../log.ts";
 import type { Backplane, BackplaneEvents, BackplaneStats } from "./backplane.ts";
 import { initialStats } from "./backplane.ts";
 import { redactedUrl } from "./backplane_url.ts";
 import { decodeEnvelope, GapCounter } from "./envelope.ts";
 import { Outbox } from "./_outbox.ts";
+import { RedisConnection } from "./_redis_connection.ts";
 import { PRESENCE_REFRESH_MS, RemotePresence } from "./presence.ts";
 import type { PresenceMessage } from "./presence.ts";
 
@@ -52,24 +52,16 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
   const stats: BackplaneStats = initialStats();
   const topicChannel = (topic: string) => `${prefix}:t:${topic}`;
   const presenceChannel = `${prefix}:presence`;
-  const clientOptions = {
-    url: options.url,
-    disableOfflineQueue: true,
-    pingInterval: options.timeoutMs,
-    socket: { connectTimeout: options.timeoutMs, reconnectStrategy: () => RETRY_MS },
-  };
-  const pub = createClient(clientOptions);
-  const sub = pub.duplicate();
   const gaps = new GapCounter();
   const presence = new RemotePresence((topic, total) => events.remoteCount(topic, total));
   /** Topics with a local subscriber: their channels are wanted. */
   const followed = new Set<string>();
-  /** Channels the subscriber connection has (node-redis subscribes them again after a drop). */
+  /** Channels the subscriber connection has (none after it reconnects). */
   const subscribed = new Set<string>();
   const localCounts = new Map<string, number>();
   let changed: Record<string, number> | undefined;
   const outbox = new Outbox(nodeId, (topic, wire, count) => {
-    pub.publish(topicChannel(topic), wire).catch(() => {
+    pub.command(["PUBLISH", topicChannel(topic), wire]).catch(() => {
       stats.publishErrors += count;
       report();
     });
@@ -96,9 +88,12 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     } else statsTimer ??= setTimeout(sendStats, STATS_EVERY_MS);
   };
 
+  /** The state last logged: none at first, so a Redis that refuses from the start is logged. */
+  let logged: boolean | undefined;
+  // Going down always has a reason; one connection up while the other is not yet changes nothing.
   const setUp = (up: boolean, why?: string) => {
-    if (stats.up === up) return;
-    stats.up = up;
+    if (up === logged || (!up && why === undefined)) return;
+    logged = stats.up = up;
     if (up) {
       if (everUp) stats.reconnects++;
       everUp = true;
@@ -110,17 +105,34 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     }
     report();
   };
-  const checkUp = (why?: string) => setUp(pub.isReady && sub.isReady, why);
-
-  for (const client of [pub, sub]) {
-    client.on("ready", () => checkUp());
-    client.on("end", () => checkUp("connection ended"));
-    client.on("reconnecting", () => checkUp("reconnecting"));
-    client.on("error", (error: Error) => checkUp(error.message));
-  }
-
-  const onTopicMessage = (message: string, channel: string) => {
+  const connection = (
+    onState: (up: boolean) => void,
+    onMessage?: (channel: string, message: string) => void,
+  ) =>
+    new RedisConnection({
+      url: options.url,
+      timeoutMs: options.timeoutMs,
+      retryMs: RETRY_MS,
+      onState: (up, why) => {
+        onState(up);
+        setUp(pub.ready && sub.ready, why);
+      },
+      onMessage,
+    });
+  const pub = connection(() => {});
+  // A new subscriber connection has no channels: presence now, topics once both are up.
+  const sub = connection((up) => {
+    if (!up) return;
+    subscribed.clear();
+    sub.command(["SUBSCRIBE", presenceChannel]).catch(() => {});
+  }, (channel, message) => {
+    if (channel === presenceChannel) return onPresence(message);
     const topic = channel.slice(prefix.length + 3);
+    // A message that was on its way when the topic was dropped is not counted.
+    if (followed.has(topic)) onTopicMessage(topic, message);
+  });
+
+  const onTopicMessage = (topic: string, message: string) => {
     const envelope = decodeEnvelope(message);
     if (envelope === null || envelope.origin === nodeId) return;
     stats.gaps += gaps.missing(topic, envelope);
@@ -149,26 +161,26 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
 
   const follow = (topic: string) => {
     const channel = topicChannel(topic);
-    if (subscribed.has(channel) || !sub.isReady) return;
+    if (subscribed.has(channel) || !sub.ready) return;
     subscribed.add(channel);
-    sub.subscribe(channel, onTopicMessage).catch(() => subscribed.delete(channel));
+    sub.command(["SUBSCRIBE", channel]).catch(() => subscribed.delete(channel));
   };
 
   const unfollow = (topic: string) => {
     const channel = topicChannel(topic);
     gaps.forget(topic);
     if (!subscribed.delete(channel)) return;
-    sub.unsubscribe(channel).catch(() => {});
+    sub.command(["UNSUBSCRIBE", channel]).catch(() => {});
   };
 
   const sharePresence = (full: boolean) => {
     const counts = full ? Object.fromEntries(localCounts) : changed;
     changed = undefined;
-    if (counts === undefined || !pub.isReady) return;
+    if (counts === undefined || !pub.ready) return;
     const message: PresenceMessage = full
       ? { n: nodeId, c: counts, f: true }
       : { n: nodeId, c: counts };
-    pub.publish(presenceChannel, JSON.stringify(message)).catch(() => {});
+    pub.command(["PUBLISH", presenceChannel, JSON.stringify(message)]).catch(() => {});
   };
 
   const refresh = setInterval(() => sharePresence(true), PRESENCE_REFRESH_MS);
@@ -178,12 +190,6 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
     for (const node of gone) gaps.forgetOrigin(node);
     if (gone.length > 0) report();
   }, 1000);
-
-  pub.connect().catch(() => {});
-  sub.connect().then(
-    () => sub.subscribe(presenceChannel, onPresence),
-    () => {},
-  ).catch(() => {});
 
   return {
     nodeId,
@@ -217,11 +223,11 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
       clearInterval(refresh);
       clearInterval(sweep);
       clearTimeout(statsTimer);
-      if (pub.isReady) {
+      if (pub.ready) {
         const bye: PresenceMessage = { n: nodeId, bye: true };
-        await pub.publish(presenceChannel, JSON.stringify(bye)).catch(() => {});
+        await pub.command(["PUBLISH", presenceChannel, JSON.stringify(bye)]).catch(() => {});
       }
-      await Promise.all([pub, sub].map((client) => client.close().catch(() => {})));
+      await Promise.all([pub.close(), sub.close()]);
     },
   };
 }
