@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { type ServerProcess, spawnServer } from "./_process.ts";
 import { haveRedis, NO_REDIS, RedisServer } from "./_redis.ts";
 import { freePort, openWebSocket } from "./_helpers.ts";
+import { selfSignedCertificate } from "./_certificate.ts";
 
 const ignore = !haveRedis && Deno.env.get("CI") !== "true";
 
@@ -311,5 +312,39 @@ Deno.test({
     const bob = await Member.join(b.port, "bob");
     await bob.members(1);
     bob.socket.close();
+  },
+});
+
+Deno.test({
+  name:
+    "rediss:// carries chat over TLS to a Redis whose certificate the node trusts, and refuses one it does not",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    const pems = await selfSignedCertificate();
+    if (typeof pems === "string") throw new Error(`no test certificate: ${pems}`);
+    const dir = await Deno.makeTempDir({ prefix: "rediss_test_" });
+    await using _removed = { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+    await Deno.writeTextFile(`${dir}/cert.pem`, pems.cert);
+    await Deno.writeTextFile(`${dir}/key.pem`, pems.key);
+    const tlsPort = freePort();
+    await using redis = new RedisServer(freePort(), [
+      ...["--tls-port", String(tlsPort), "--tls-auth-clients", "no"],
+      ...["--tls-cert-file", `${dir}/cert.pem`, "--tls-key-file", `${dir}/key.pem`],
+    ]);
+    await redis.ready;
+    const url = `--backplane=rediss://127.0.0.1:${tlsPort}`;
+    const trusting = { env: { DENO_CERT: `${dir}/cert.pem` } };
+    await using a = await spawnServer([url, "--node-id=A"], trusting);
+    await using b = await spawnServer([url, "--node-id=B"], trusting);
+    await using c = await spawnServer([url, "--node-id=C"]);
+    const [refused] = await c.waitFor(/ backplane\.down /);
+    assert.match(refused, /certificate/);
+    const ann = await Member.join(a.port, "ann");
+    const bob = await Member.join(b.port, "bob");
+    await ann.members(2);
+    ann.say("over tls", 0);
+    assert.equal((await bob.until((m) => m.from === "ann")).text, "over tls");
+    for (const member of [ann, bob]) member.socket.close();
   },
 });
