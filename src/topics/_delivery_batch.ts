@@ -52,6 +52,12 @@ export class DeliveryBatch extends TurnFlusher {
     return true;
   }
 
+  /** Drops what is pending: the peer stopped reading, and the session closes for it. */
+  discard(): void {
+    this.#messages = [];
+    this.#bytes = 0;
+  }
+
   /** Sends what is pending as one frame (one message as itself). */
   flush(): void {
     const messages = this.#messages;

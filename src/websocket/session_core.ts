@@ -305,6 +305,7 @@ export abstract class SessionCore extends SocketLifecycle {
     if (state === "over") {
       const bytes = this.socket.bufferedAmount;
       this.log("warn", "session.limit", { limit: "max_send_buffer_bytes", bytes });
+      this.#batch?.discard(); // not one more frame into a buffer already over its limit
       this.close(CloseCode.PolicyViolation, "send buffer over limit: the peer is not reading");
       return RESOLVED;
     }
