@@ -27,6 +27,7 @@ Deno.test("a bad --backplane is a start-up error with one line naming it, status
     ["redis://:6379", "no host (redis://host:6379)"],
     ["redis://h:70000", 'port must be between 1 and 65535, got "70000"'],
     ["redis://h:6379/x", 'database must be a number from 0 to 99, got "x"'],
+    ["redis://:50%off@h:6379", "user or password is not percent-encoded (write % as %25)"],
   ];
   for (const [url, problem] of cases) {
     assert.equal(backplaneUrlProblem(url), problem);
@@ -152,6 +153,16 @@ Deno.test("Redis replies split at any byte come out whole, in order, with UTF-8 
     assert.deepEqual([...values, ...drain(reader)], expected, `split at byte ${split}`);
     assert.equal(reader.pending, 0);
   }
+  // In small chunks, read as they come: the buffer compacts what is left between them.
+  const reader = new RespReader();
+  const values: RespValue[] = [];
+  for (let round = 0; round < 200; round++) {
+    for (let at = 0; at < wire.length; at += 7) {
+      reader.push(wire.subarray(at, at + 7));
+      values.push(...drain(reader));
+    }
+  }
+  assert.deepEqual(values, Array.from({ length: 200 }, () => expected).flat());
 });
 
 Deno.test("a command round-trips through the reader, byte lengths of non-ASCII text included", () => {
@@ -169,4 +180,8 @@ Deno.test("a byte stream that is not RESP stops the reader with a reason", () =>
   const lengths = new RespReader();
   lengths.push(new TextEncoder().encode("$abc\r\n"));
   assert.throws(() => lengths.next(), /not RESP: length/);
+  // Longer than Redis's 512 MiB: the reader does not grow its buffer waiting for it.
+  const huge = new RespReader();
+  huge.push(new TextEncoder().encode("$600000000\r\nxy"));
+  assert.throws(() => huge.next(), /not RESP: length "600000000"/);
 });

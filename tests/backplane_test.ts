@@ -348,3 +348,23 @@ Deno.test({
     for (const member of [ann, bob]) member.socket.close();
   },
 });
+
+Deno.test({
+  name:
+    "a node shuts down at once while its backplane is still logging in to a frozen Redis, and exits 0",
+  ignore,
+  async fn() {
+    assert.ok(haveRedis, NO_REDIS);
+    await using redis = new RedisServer(freePort());
+    await redis.ready;
+    redis.signal("SIGSTOP");
+    // Its log-in PING would wait 30 s; the shutdown's deadline is 2 s.
+    await using a = await instance(redis.port, "A", [
+      "--backplane-timeout=30s",
+      "--shutdown-deadline=2s",
+    ]);
+    a.signal("SIGTERM");
+    assert.equal((await a.status).code, 0);
+    redis.signal("SIGCONT");
+  },
+});

@@ -29,6 +29,15 @@ export interface RedisConnectionOptions {
 /** Most bytes of commands waiting to be written: beyond it a command fails at once. */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
+/** Runs a callback of the backplane's; one that throws must not take the connection down. */
+function safely(callback: () => void): void {
+  try {
+    callback();
+  } catch (error) {
+    console.error(`backplane: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
 /** One TCP connection's life: its commands waiting for replies, and its writes in order. */
 class Link {
   readonly conn: Deno.Conn;
@@ -66,8 +75,8 @@ class Link {
       while (this.#queue.length > 0 && this.#closedWhy === undefined) {
         const bytes = concat(this.#queue);
         this.#queue = [];
-        this.#queued = 0;
         for (let at = 0; at < bytes.length;) at += await this.conn.write(bytes.subarray(at));
+        this.#queued -= bytes.length; // counted until written: the bound holds in flight too
       }
     } catch (error) {
       this.close(`write failed: ${(error as Error).message}`);
@@ -87,7 +96,7 @@ class Link {
         reader.push(chunk.subarray(0, n));
         for (let value = reader.next(); value !== undefined; value = reader.next()) {
           if (onMessage !== undefined && Array.isArray(value) && value[0] === "message") {
-            onMessage(value[1] as string, value[2] as string);
+            safely(() => onMessage(value[1] as string, value[2] as string));
             continue;
           }
           const waiter = this.#waiting.shift();
@@ -113,6 +122,7 @@ class Link {
     const error = new Error(why);
     for (const waiter of this.#waiting.splice(0)) waiter.reject(error);
     this.#queue = [];
+    this.#queued = 0;
     return why;
   }
 }
@@ -126,12 +136,15 @@ export class RedisConnection {
   #closed = false;
   #pinging: ReturnType<typeof setInterval> | undefined;
   #wake: (() => void) | undefined;
+  /** Rejects when closed, so a connect or log-in in progress stops waiting at once. */
+  #stopped = Promise.withResolvers<never>();
   #loop: Promise<void>;
 
   /** Starts connecting; `onState` tells when it is ready. */
   constructor(options: RedisConnectionOptions) {
     this.#options = options;
     this.#url = new URL(options.url);
+    this.#stopped.promise.catch(() => {});
     this.#loop = this.#run();
   }
 
@@ -151,6 +164,7 @@ export class RedisConnection {
   /** Disconnects for good. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#stopped.reject(new Error("closing"));
     this.#wake?.();
     this.#link?.close("closing");
     await this.#loop;
@@ -166,7 +180,7 @@ export class RedisConnection {
         if (this.#closed) break;
         this.#ready = true;
         this.#ping(link);
-        this.#options.onState(true);
+        safely(() => this.#options.onState(true));
         why = await ended;
       } catch (error) {
         why = (error as Error).message;
@@ -176,7 +190,7 @@ export class RedisConnection {
       clearInterval(this.#pinging);
       this.#ready = false;
       if (this.#closed) break;
-      this.#options.onState(false, why);
+      safely(() => this.#options.onState(false, why));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#options.retryMs);
         this.#wake = () => {
@@ -232,6 +246,6 @@ export class RedisConnection {
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     });
-    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+    return Promise.race([promise, late, this.#stopped.promise]).finally(() => clearTimeout(timer));
   }
 }

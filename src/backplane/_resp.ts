@@ -55,10 +55,17 @@ export function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** Redis's own bound on a bulk string; a longer length is no reply of Redis. */
+const MAX_LENGTH = 512 * 1024 * 1024;
+/** The reader's buffer at rest; one grown for a large reply shrinks back once it is read. */
+const BUFFER_BYTES = 64 * 1024;
+
 /** A length from a `$` or `*` line. */
 function count(line: string): number {
   const n = Number(line);
-  if (!Number.isSafeInteger(n) || line === "") throw new Error(`not RESP: length "${line}"`);
+  if (!Number.isSafeInteger(n) || line === "" || n > MAX_LENGTH) {
+    throw new Error(`not RESP: length "${line.slice(0, 20)}"`);
+  }
   return n;
 }
 
@@ -67,7 +74,7 @@ const PARTIAL = Symbol("partial");
 
 /** Takes a connection's bytes as they come and gives back whole replies, in order. */
 export class RespReader {
-  #buffer = new Uint8Array(64 * 1024);
+  #buffer = new Uint8Array(BUFFER_BYTES);
   #start = 0;
   #end = 0;
 
@@ -99,7 +106,10 @@ export class RespReader {
     const value = this.#value(at);
     if (value === PARTIAL) return undefined;
     this.#start = at.offset;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      if (this.#buffer.length > 16 * BUFFER_BYTES) this.#buffer = new Uint8Array(BUFFER_BYTES);
+    }
     return value;
   }
 

@@ -20,7 +20,10 @@ export interface BackplaneStats {
   messagesOut: number;
   /** Payload bytes sent. */
   bytesOut: number;
-  /** Publishes that could not be sent (the backplane was down): lost, never sent late. */
+  /**
+   * Publishes that could not be sent (the backplane was down): lost, never queued. (Those a
+   * frozen Redis had already been sent may still go out when it thaws.)
+   */
   publishErrors: number;
   /** Publishes of other nodes that never arrived (gaps in their numbers). */
   gaps: number;

@@ -36,6 +36,12 @@ export function backplaneUrlProblem(raw: string): string | null {
     return `database must be a number from 0 to 99, got "${url.pathname.slice(1, 40)}"`;
   }
   if (url.search !== "" || url.hash !== "") return "no query or fragment allowed";
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return "user or password is not percent-encoded (write % as %25)";
+  }
   return null;
 }
 

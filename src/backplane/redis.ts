@@ -6,7 +6,8 @@
  *
  * - A turn's first publish goes out at once, the rest of the turn's text to the same topic as
  *   one envelope at its end ({@link ./_outbox.ts}); while Redis is down publishes are counted
- *   lost, never queued (`disableOfflineQueue`), so nothing arrives late when it returns.
+ *   lost, never queued, so nothing arrives late when it returns (but for what a frozen Redis
+ *   had already been sent: it may run that when it thaws, though the publish was counted lost).
  * - A topic's channel (`PREFIX:t:TOPIC`) is subscribed only while this node has a subscriber.
  * - Presence (`PREFIX:presence`): each change of a count, all counts every 3 s, a goodbye on
  *   close; a node not heard from for 10 s is forgotten.
@@ -98,7 +99,6 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
       if (everUp) stats.reconnects++;
       everUp = true;
       logger?.info("backplane.up", { url: redactedUrl(options.url), node: nodeId });
-      for (const topic of followed) follow(topic);
       sharePresence(true);
     } else if (!closing) {
       logger?.warn("backplane.down", { url: redactedUrl(options.url), why });
@@ -120,11 +120,12 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
       onMessage,
     });
   const pub = connection(() => {});
-  // A new subscriber connection has no channels: presence now, topics once both are up.
+  // A new subscriber connection has no channels: presence and the followed topics again.
   const sub = connection((up) => {
     if (!up) return;
     subscribed.clear();
     sub.command(["SUBSCRIBE", presenceChannel]).catch(() => {});
+    for (const topic of followed) follow(topic);
   }, (channel, message) => {
     if (channel === presenceChannel) return onPresence(message);
     const topic = channel.slice(prefix.length + 3);
@@ -225,7 +226,13 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
       clearTimeout(statsTimer);
       if (pub.ready) {
         const bye: PresenceMessage = { n: nodeId, bye: true };
-        await pub.command(["PUBLISH", presenceChannel, JSON.stringify(bye)]).catch(() => {});
+        // A Redis that froze does not hold the shutdown up for longer than the timeout.
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          pub.command(["PUBLISH", presenceChannel, JSON.stringify(bye)]).catch(() => {}),
+          new Promise((resolve) => timer = setTimeout(resolve, options.timeoutMs)),
+        ]);
+        clearTimeout(timer);
       }
       await Promise.all([pub.close(), sub.close()]);
     },
