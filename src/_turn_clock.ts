@@ -9,6 +9,8 @@
  * @module
  */
 
+import { reportFailure } from "./_safely.ts";
+
 /** Work told when the turn it was scheduled in ends. */
 export interface TurnTask {
   /** The turn ended; `true` when it held two or more of the task's items (a busy turn). */
@@ -84,7 +86,7 @@ export class TurnClock {
         busy = task.endTurn() || busy;
       } catch (error) {
         // One task's failure (an app's batch format, say) must not strand the others' items.
-        console.error(`turn clock: ${error instanceof Error ? error.message : error}`);
+        reportFailure("turn clock", error);
       }
     }
     if (busy) this.#busyUntil = performance.now() + BUSY_MS;

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { safely } from "../_safely.ts";
 import { concat, encodeCommand, RespError, RespReader } from "./_resp.ts";
 import type { RespValue } from "./_resp.ts";
 
@@ -29,13 +30,13 @@ export interface RedisConnectionOptions {
 /** Most bytes of commands waiting to be written: beyond it a command fails at once. */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
-/** Runs a callback of the backplane's; one that throws must not take the connection down. */
-function safely(callback: () => void): void {
-  try {
-    callback();
-  } catch (error) {
-    console.error(`backplane: ${error instanceof Error ? error.message : error}`);
-  }
+/** `promise`, or a rejection naming `what` once `ms` milliseconds have passed. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** One TCP connection's life: its commands waiting for replies, and its writes in order. */
@@ -96,7 +97,8 @@ class Link {
         reader.push(chunk.subarray(0, n));
         for (let value = reader.next(); value !== undefined; value = reader.next()) {
           if (onMessage !== undefined && Array.isArray(value) && value[0] === "message") {
-            safely(() => onMessage(value[1] as string, value[2] as string));
+            // A callback that throws must not take the connection down.
+            safely("backplane", () => onMessage(value[1] as string, value[2] as string));
             continue;
           }
           const waiter = this.#waiting.shift();
@@ -180,7 +182,7 @@ export class RedisConnection {
         if (this.#closed) break;
         this.#ready = true;
         this.#ping(link);
-        safely(() => this.#options.onState(true));
+        safely("backplane", () => this.#options.onState(true));
         why = await ended;
       } catch (error) {
         why = (error as Error).message;
@@ -190,7 +192,7 @@ export class RedisConnection {
       clearInterval(this.#pinging);
       this.#ready = false;
       if (this.#closed) break;
-      safely(() => this.#options.onState(false, why));
+      safely("backplane", () => this.#options.onState(false, why));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.#options.retryMs);
         this.#wake = () => {
@@ -240,12 +242,11 @@ export class RedisConnection {
     }, this.#options.timeoutMs);
   }
 
+  /** `promise` within the timeout, and no longer than until {@linkcode RedisConnection.close}. */
   #timed<T>(promise: Promise<T>, what: string): Promise<T> {
-    const ms = this.#options.timeoutMs;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-    });
-    return Promise.race([promise, late, this.#stopped.promise]).finally(() => clearTimeout(timer));
+    return Promise.race([
+      withTimeout(promise, this.#options.timeoutMs, what),
+      this.#stopped.promise,
+    ]);
   }
 }

@@ -21,7 +21,7 @@ import { initialStats } from "./backplane.ts";
 import { redactedUrl } from "./backplane_url.ts";
 import { decodeEnvelope, GapCounter } from "./envelope.ts";
 import { Outbox } from "./_outbox.ts";
-import { RedisConnection } from "./_redis_connection.ts";
+import { RedisConnection, withTimeout } from "./_redis_connection.ts";
 import { PRESENCE_REFRESH_MS, RemotePresence } from "./presence.ts";
 import type { PresenceMessage } from "./presence.ts";
 
@@ -227,12 +227,8 @@ export function connectRedisBackplane(options: RedisBackplaneOptions): Backplane
       if (pub.ready) {
         const bye: PresenceMessage = { n: nodeId, bye: true };
         // A Redis that froze does not hold the shutdown up for longer than the timeout.
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await Promise.race([
-          pub.command(["PUBLISH", presenceChannel, JSON.stringify(bye)]).catch(() => {}),
-          new Promise((resolve) => timer = setTimeout(resolve, options.timeoutMs)),
-        ]);
-        clearTimeout(timer);
+        const goodbye = pub.command(["PUBLISH", presenceChannel, JSON.stringify(bye)]);
+        await withTimeout(goodbye, options.timeoutMs, "goodbye").catch(() => {});
       }
       await Promise.all([pub.close(), sub.close()]);
     },

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { reportFailure } from "../_safely.ts";
 import { TurnFlusher } from "../_turn_clock.ts";
 import { type BatchFormat, DEFAULT_BATCH_LIMITS } from "./batching.ts";
 
@@ -70,7 +71,7 @@ export class DeliveryBatch extends TurnFlusher {
       frame = this.#format.join(messages);
     } catch (error) {
       // An app's format that fails must not lose or reorder messages: each goes alone.
-      console.error(`batch format: ${error instanceof Error ? error.message : error}`);
+      reportFailure("batch format", error);
       for (const message of messages) this.#send(message);
       return;
     }

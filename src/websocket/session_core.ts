@@ -272,9 +272,10 @@ export abstract class SessionCore extends SocketLifecycle {
   /**
    * Lets messages published to this session's topics share frames, joined by `format`, when
    * several are pending for it in one turn of the event loop; on a quiet thread a lone one
-   * still goes at once, as itself ({@link ../topics/batching.ts}). For protocols whose frames can carry a batch,
-   * such as a JSON array of messages (`jsonArrayBatches()`). Only deliveries are
-   * joined, never `send()`, which first sends what is pending. `null` stops batching.
+   * still goes at once, as itself ({@link ../topics/batching.ts}). For protocols whose frames
+   * can carry a batch, such as a JSON array of messages (`jsonArrayBatches()`). Only
+   * deliveries are joined, never `send()`, which first sends what is pending. `null` stops
+   * batching.
    */
   batchDeliveries(format: BatchFormat | null): void {
     this.#batch?.close();
